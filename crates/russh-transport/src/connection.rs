@@ -1,0 +1,216 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use russh::client;
+use sshrace_core::{Cause, Connection, Session, Trace, TransportError};
+use tokio::sync::watch;
+
+use crate::session::RusshSession;
+use crate::transport::ClientHandler;
+
+/// Why a connection ended, set once, observable by its sessions.
+#[derive(Clone)]
+pub(crate) struct Status {
+    cause: Arc<watch::Sender<Option<Cause>>>,
+}
+
+impl Status {
+    pub(crate) fn new() -> Self {
+        Self {
+            cause: Arc::new(watch::Sender::new(None)),
+        }
+    }
+
+    /// Record the end of the connection; the first cause wins. Returns whether this call set it.
+    pub(crate) fn set(&self, cause: Cause) -> bool {
+        self.cause.send_if_modified(|current| {
+            if current.is_none() {
+                *current = Some(cause);
+                true
+            } else {
+                false
+            }
+        })
+    }
+
+    pub(crate) fn get(&self) -> Option<Cause> {
+        *self.cause.borrow()
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Option<Cause>> {
+        self.cause.subscribe()
+    }
+
+    /// The error an OpenSSH client prints when a session dies because of this end.
+    pub(crate) fn error(&self, host: &str) -> TransportError {
+        match self.get() {
+            Some(Cause::KeepaliveTimeout) => TransportError::new(
+                Cause::KeepaliveTimeout,
+                format!("Timeout, server {host} not responding."),
+            ),
+            Some(Cause::ClosedLocally) => TransportError::new(
+                Cause::ClosedLocally,
+                format!("Shared connection to {host} closed."),
+            ),
+            _ => TransportError::new(
+                Cause::ConnectionLost,
+                format!("Connection to {host} closed by remote host."),
+            ),
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) id: u64,
+    pub(crate) host: String,
+    pub(crate) client_host: String,
+    pub(crate) handle: client::Handle<ClientHandler>,
+    pub(crate) status: Status,
+    pub(crate) draining: AtomicBool,
+    pub(crate) open: AtomicUsize,
+    pub(crate) trace: Trace,
+}
+
+impl Inner {
+    pub(crate) async fn close(&self, why: &str) {
+        if self.status.set(Cause::ClosedLocally) {
+            self.trace
+                .record(&self.client_host, format!("c{}: closed ({why})", self.id));
+        }
+        let _ = self
+            .handle
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
+    }
+
+    /// A session on this connection ended; a draining connection closes with its last one.
+    pub(crate) fn session_finished(self: &Arc<Self>) {
+        let left = self.open.fetch_sub(1, Ordering::SeqCst) - 1;
+        if left == 0 && self.draining.load(Ordering::SeqCst) {
+            let inner = self.clone();
+            tokio::spawn(async move { inner.close("drained").await });
+        }
+    }
+}
+
+/// A russh client connection.
+pub(crate) struct RusshConnection {
+    inner: Arc<Inner>,
+}
+
+impl RusshConnection {
+    pub(crate) fn new(
+        id: u64,
+        host: &str,
+        client_host: &str,
+        handle: client::Handle<ClientHandler>,
+        status: Status,
+        trace: Trace,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                id,
+                host: host.to_owned(),
+                client_host: client_host.to_owned(),
+                handle,
+                status,
+                draining: AtomicBool::new(false),
+                open: AtomicUsize::new(0),
+                trace,
+            }),
+        }
+    }
+
+    fn closed_error(&self) -> TransportError {
+        TransportError::new(
+            Cause::ConnectionClosed,
+            format!(
+                "connection c{} to {} is closed: {}",
+                self.inner.id,
+                self.inner.host,
+                self.inner.status.error(&self.inner.host).message
+            ),
+        )
+    }
+}
+
+#[async_trait]
+impl Connection for RusshConnection {
+    fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    fn host(&self) -> &str {
+        &self.inner.host
+    }
+
+    async fn exec(&self, command: &str) -> Result<Box<dyn Session>, TransportError> {
+        let inner = &self.inner;
+        if self.is_closed() {
+            return Err(self.closed_error());
+        }
+        if inner.draining.load(Ordering::SeqCst) {
+            return Err(TransportError::new(
+                Cause::ConnectionClosed,
+                format!("connection c{} to {} is draining", inner.id, inner.host),
+            ));
+        }
+        let channel = inner
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|error| match error {
+                russh::Error::ChannelOpenFailure(reason) => TransportError::new(
+                    Cause::ChannelRefused,
+                    format!(
+                        "channel: open failed: {}: open failed (reason {})",
+                        reason.description().to_lowercase(),
+                        reason.code()
+                    ),
+                ),
+                _ => inner.status.error(&inner.host),
+            })?;
+        inner.open.fetch_add(1, Ordering::SeqCst);
+        let session = RusshSession::new(channel, inner.clone());
+        session.start(command).await?;
+        Ok(Box::new(session))
+    }
+
+    fn is_closed(&self) -> bool {
+        self.inner.status.get().is_some() || self.inner.handle.is_closed()
+    }
+
+    async fn check(&self) -> Result<(), TransportError> {
+        if self.is_closed() {
+            Err(self.closed_error())
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn close(&self) {
+        self.inner.close("exit").await;
+    }
+
+    async fn drain(&self) {
+        let inner = &self.inner;
+        if !inner.draining.swap(true, Ordering::SeqCst) {
+            inner.trace.record(
+                &inner.client_host,
+                format!(
+                    "c{}: draining ({} sessions open)",
+                    inner.id,
+                    inner.open.load(Ordering::SeqCst)
+                ),
+            );
+        }
+        if inner.open.load(Ordering::SeqCst) == 0 {
+            inner.close("drained").await;
+        }
+    }
+
+    fn open_sessions(&self) -> usize {
+        self.inner.open.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,194 @@
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use russh::client;
+use russh::keys::ssh_key::private::Ed25519Keypair;
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
+use sshrace_core::{Cause, ConnectOptions, Connection, Trace, Transport, TransportError};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::connection::{RusshConnection, Status};
+use crate::counting::CountingStream;
+
+/// Opens the byte stream a connection runs on.
+#[async_trait]
+pub trait Dialer: Send + Sync + 'static {
+    /// The stream type (turmoil or tokio TCP).
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+
+    /// Open a TCP stream to `host`'s sshd.
+    async fn dial(&self, host: &str) -> io::Result<Self::Stream>;
+}
+
+/// The sshrace [`Transport`] over the russh client.
+pub struct RusshTransport<D> {
+    dialer: D,
+    client_host: String,
+    trace: Trace,
+    key: Arc<PrivateKey>,
+    next_id: AtomicU64,
+}
+
+impl<D> std::fmt::Debug for RusshTransport<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RusshTransport")
+            .field("client_host", &self.client_host)
+            .finish()
+    }
+}
+
+impl<D: Dialer> RusshTransport<D> {
+    /// A transport for the client on `client_host` (the name its trace events carry).
+    pub fn new(dialer: D, client_host: &str, trace: Trace) -> Self {
+        Self {
+            dialer,
+            client_host: client_host.to_owned(),
+            trace,
+            key: Arc::new(PrivateKey::from(Ed25519Keypair::from_seed(&[11; 32]))),
+            next_id: AtomicU64::new(0),
+        }
+    }
+
+    async fn handshake(
+        &self,
+        id: u64,
+        host: &str,
+        options: &ConnectOptions,
+    ) -> Result<RusshConnection, TransportError> {
+        let stream = self
+            .dialer
+            .dial(host)
+            .await
+            .map_err(|error| match error.kind() {
+                io::ErrorKind::ConnectionRefused => TransportError::new(
+                    Cause::ConnectionRefused,
+                    format!("ssh: connect to host {host} port 22: Connection refused"),
+                ),
+                _ => TransportError::new(
+                    Cause::ConnectTimeout,
+                    format!("ssh: connect to host {host} port 22: {error}"),
+                ),
+            })?;
+        let (stream, received) = CountingStream::new(stream);
+        let status = Status::new();
+        let config = client::Config {
+            keepalive_interval: options.server_alive_interval,
+            keepalive_max: options.server_alive_count_max as usize,
+            inactivity_timeout: None,
+            nodelay: true,
+            ..Default::default()
+        };
+        let handler = ClientHandler {
+            status: status.clone(),
+        };
+        let lost = |status: &Status| {
+            if received.load(Ordering::Relaxed) == 0 {
+                TransportError::new(
+                    Cause::ClosedBeforeBanner,
+                    "kex_exchange_identification: Connection closed by remote host",
+                )
+            } else {
+                status.error(host)
+            }
+        };
+        let mut handle = client::connect_stream(Arc::new(config), stream, handler)
+            .await
+            .map_err(|_| lost(&status))?;
+        let key = PrivateKeyWithHashAlg::new(self.key.clone(), None);
+        let auth = handle
+            .authenticate_publickey(options.identity.clone(), key)
+            .await
+            .map_err(|_| lost(&status))?;
+        if !auth.success() {
+            let _ = handle
+                .disconnect(russh::Disconnect::ByApplication, "", "en")
+                .await;
+            return Err(TransportError::new(
+                Cause::AuthFailed,
+                format!(
+                    "{}@{host}: Permission denied (publickey).",
+                    options.identity
+                ),
+            ));
+        }
+        Ok(RusshConnection::new(
+            id,
+            host,
+            &self.client_host,
+            handle,
+            status,
+            self.trace.clone(),
+        ))
+    }
+}
+
+#[async_trait]
+impl<D: Dialer> Transport for RusshTransport<D> {
+    async fn connect(
+        &self,
+        host: &str,
+        options: &ConnectOptions,
+    ) -> Result<Arc<dyn Connection>, TransportError> {
+        let id = self.next_id.fetch_add(1, Ordering::SeqCst);
+        self.trace
+            .record(&self.client_host, format!("c{id}: connect to {host}"));
+        let attempt = self.handshake(id, host, options);
+        let result = match options.connect_timeout {
+            Some(limit) => match tokio::time::timeout(limit, attempt).await {
+                Ok(result) => result,
+                Err(_) => Err(TransportError::new(
+                    Cause::ConnectTimeout,
+                    format!("Connection timed out during banner exchange with {host}"),
+                )),
+            },
+            None => attempt.await,
+        };
+        match &result {
+            Ok(_) => self
+                .trace
+                .record(&self.client_host, format!("c{id}: authenticated to {host}")),
+            Err(error) => self.trace.record(
+                &self.client_host,
+                format!("c{id}: connect failed: {}", error.message),
+            ),
+        }
+        result.map(|c| Arc::new(c) as Arc<dyn Connection>)
+    }
+}
+
+/// russh client callbacks: accept the (simulated or test) host key, remember why the
+/// connection ended.
+pub(crate) struct ClientHandler {
+    status: Status,
+}
+
+impl client::Handler for ClientHandler {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        _key: &russh::keys::PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        // Test hosts only: every run generates its host keys, so there is nothing to pin.
+        Ok(true)
+    }
+
+    async fn disconnected(
+        &mut self,
+        reason: client::DisconnectReason<Self::Error>,
+    ) -> Result<(), Self::Error> {
+        let cause = match &reason {
+            client::DisconnectReason::Error(russh::Error::KeepaliveTimeout) => {
+                Cause::KeepaliveTimeout
+            }
+            _ => Cause::ConnectionLost,
+        };
+        self.status.set(cause);
+        match reason {
+            client::DisconnectReason::ReceivedDisconnect(_) => Ok(()),
+            client::DisconnectReason::Error(error) => Err(error),
+        }
+    }
+}

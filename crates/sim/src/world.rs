@@ -1,0 +1,344 @@
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use sshrace_core::{Clock, ControlPlane, Fault, FixedClock, Ledger, TimedFault, Trace, Transport};
+use sshrace_russh::RusshTransport;
+use sshrace_sshd::Sshd;
+
+use crate::clock::SimClock;
+use crate::control::{self, ControlPlaneClient, Statuses};
+use crate::dialer::{SSH_PORT, SimDialer};
+use crate::{SimError, WorldConfig, jitter};
+
+/// Name of the host that runs the caller's client code.
+pub const CLIENT_HOST: &str = "client";
+
+/// What the client code gets: the transport, the control plane, the trace, the seed.
+pub struct SimContext {
+    /// Real SSH (russh) over the simulated network.
+    pub transport: Arc<dyn Transport>,
+    /// The simulated control plane.
+    pub control: Arc<dyn ControlPlane>,
+    /// The run's trace, for the client's own events.
+    pub trace: Trace,
+    /// The run's seed, for the client's own seeded randomness.
+    pub seed: u64,
+}
+
+/// The result of one simulated run.
+#[derive(Debug)]
+pub struct SimOutcome<T> {
+    /// What the client code returned, or `None` if the run hit its duration first.
+    pub client: Option<T>,
+    /// The servers' ground truth.
+    pub ledger: Ledger,
+    /// Every event of the run.
+    pub trace: Trace,
+    /// Simulated time the run took.
+    pub elapsed: Duration,
+    /// Simulation steps taken.
+    pub steps: u64,
+}
+
+/// Builds and runs simulated worlds.
+#[derive(Debug)]
+pub struct World;
+
+/// A fixed epoch, so nothing in a run reads the wall clock.
+const EPOCH_SECS: u64 = 1_700_000_000;
+
+impl World {
+    /// Run `client` on the client host of the world `config` describes, applying its faults at
+    /// their instants, until the client returns or `config.duration` passes.
+    ///
+    /// Fails before anything runs if a fault names an unknown host.
+    pub fn run<F, Fut, T>(config: &WorldConfig, client: F) -> Result<SimOutcome<T>, SimError>
+    where
+        F: FnOnce(SimContext) -> Fut + 'static,
+        Fut: Future<Output = T> + 'static,
+        T: 'static,
+    {
+        let hosts = host_names(config);
+        let mut faults = config.faults.clone();
+        faults.sort_by_key(|f| f.at);
+        for timed in &faults {
+            check_hosts(timed, &hosts)?;
+        }
+
+        let between_steps = Arc::new(FixedClock::default());
+        let clock: Arc<dyn Clock> = Arc::new(SimClock {
+            between_steps: between_steps.clone(),
+        });
+        let trace = Trace::new(clock);
+        let ledger = Arc::new(Mutex::new(Ledger::default()));
+        let statuses: Statuses = Arc::default();
+        let nat_idle = Arc::new(Mutex::new(None));
+
+        let mut sim = turmoil::Builder::new()
+            .rng_seed(config.seed)
+            .epoch(UNIX_EPOCH + Duration::from_secs(EPOCH_SECS))
+            .tick_duration(config.tick)
+            .simulation_duration(config.duration + config.tick * 2)
+            .min_message_latency(config.latency)
+            .max_message_latency(config.latency)
+            .tcp_capacity(1 << 16)
+            .build();
+
+        for (index, target) in config.targets.iter().enumerate() {
+            add_target(&mut sim, config.seed, index as u64, target, &ledger, &trace);
+        }
+        let control_statuses = statuses.clone();
+        sim.host(control::HOST, move || {
+            control::serve(control_statuses.clone())
+        });
+
+        let result = Rc::new(RefCell::new(None));
+        let context = SimContext {
+            transport: Arc::new(RusshTransport::new(
+                SimDialer {
+                    nat_idle: nat_idle.clone(),
+                    trace: trace.clone(),
+                },
+                CLIENT_HOST,
+                trace.clone(),
+            )),
+            control: Arc::new(ControlPlaneClient),
+            trace: trace.clone(),
+            seed: config.seed,
+        };
+        let client_result = result.clone();
+        sim.client(CLIENT_HOST, async move {
+            let value = client(context).await;
+            *client_result.borrow_mut() = Some(value);
+            Ok(())
+        });
+
+        let mut links = Links::new(config);
+        let mut next_fault = 0;
+        let mut steps = 0u64;
+        loop {
+            let now = sim.elapsed();
+            between_steps.set(now);
+            while let Some(timed) = faults.get(next_fault).filter(|f| f.at <= now) {
+                let mut effects = Effects {
+                    hosts: &hosts,
+                    trace: &trace,
+                    ledger: &ledger,
+                    statuses: &statuses,
+                    nat_idle: &nat_idle,
+                    links: &mut links,
+                };
+                apply(&mut sim, &timed.fault, &mut effects, now);
+                next_fault += 1;
+            }
+            links.update(&sim, config, now);
+            if now >= config.duration {
+                break;
+            }
+            steps += 1;
+            match sim.step() {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(error) => {
+                    return Err(SimError::Host {
+                        at_ms: now.as_millis(),
+                        message: error.to_string(),
+                    });
+                }
+            }
+        }
+        between_steps.set(sim.elapsed());
+        let ledger = ledger.lock().expect("ledger lock").clone();
+        let client = result.borrow_mut().take();
+        Ok(SimOutcome {
+            client,
+            ledger,
+            trace,
+            elapsed: sim.elapsed(),
+            steps,
+        })
+    }
+}
+
+fn host_names(config: &WorldConfig) -> Vec<String> {
+    let mut hosts: Vec<String> = config.targets.iter().map(|t| t.name.clone()).collect();
+    hosts.push(CLIENT_HOST.to_owned());
+    hosts.push(control::HOST.to_owned());
+    hosts
+}
+
+fn check_hosts(timed: &TimedFault, hosts: &[String]) -> Result<(), SimError> {
+    let named: Vec<&String> = match &timed.fault {
+        Fault::Partition { a, b } | Fault::Heal { a, b } | Fault::Latency { a, b, .. } => {
+            vec![a, b]
+        }
+        Fault::PartitionOneWay { from, to } => vec![from, to],
+        Fault::Crash { host }
+        | Fault::Restart { host }
+        | Fault::Pause { host }
+        | Fault::Resume { host }
+        | Fault::ControlPlane { host, .. } => vec![host],
+        Fault::NatIdleTimeout { .. } => vec![],
+    };
+    match named.into_iter().find(|h| !hosts.contains(h)) {
+        Some(host) => Err(SimError::UnknownHost {
+            at_ms: timed.at.as_millis(),
+            host: host.clone(),
+            known: hosts.join(", "),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn add_target(
+    sim: &mut turmoil::Sim<'_>,
+    seed: u64,
+    index: u64,
+    target: &crate::TargetConfig,
+    ledger: &Arc<Mutex<Ledger>>,
+    trace: &Trace,
+) {
+    let boots = Rc::new(Cell::new(0u64));
+    let name = target.name.clone();
+    let sshd_config = target.sshd.clone();
+    let ledger = ledger.clone();
+    let trace = trace.clone();
+    sim.host(target.name.as_str(), move || {
+        let boot = boots.get();
+        boots.set(boot + 1);
+        // Each boot of each target draws its early drops from its own stream of the seed.
+        let sshd_seed = seed ^ (index + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (boot << 48);
+        let sshd = Sshd::new(
+            &name,
+            sshd_config.clone(),
+            sshd_seed,
+            ledger.clone(),
+            trace.clone(),
+        );
+        let trace = trace.clone();
+        let name = name.clone();
+        async move {
+            let listener = turmoil::net::TcpListener::bind(("0.0.0.0", SSH_PORT)).await?;
+            trace.record(&name, format!("sshd listening (boot {boot})"));
+            loop {
+                let (stream, _) = listener.accept().await?;
+                let sshd = sshd.clone();
+                tokio::spawn(async move { sshd.serve(stream).await });
+            }
+        }
+    });
+}
+
+/// Link latencies: base and jitter per link, redrawn each jitter interval.
+struct Links {
+    latency: BTreeMap<(String, String), (Duration, Duration)>,
+    next_draw: Duration,
+    interval: u64,
+}
+
+impl Links {
+    fn new(config: &WorldConfig) -> Self {
+        let mut latency = BTreeMap::new();
+        let mut others: Vec<String> = config.targets.iter().map(|t| t.name.clone()).collect();
+        others.push(control::HOST.to_owned());
+        for other in others {
+            latency.insert(
+                (CLIENT_HOST.to_owned(), other),
+                (config.latency, config.jitter),
+            );
+        }
+        Self {
+            latency,
+            next_draw: Duration::ZERO,
+            interval: 0,
+        }
+    }
+
+    fn set(&mut self, sim: &turmoil::Sim<'_>, a: &str, b: &str, base: Duration, jitter: Duration) {
+        let key = if a <= b {
+            (a.to_owned(), b.to_owned())
+        } else {
+            (b.to_owned(), a.to_owned())
+        };
+        self.latency.insert(key, (base, jitter));
+        sim.set_link_latency(a, b, base);
+    }
+
+    fn update(&mut self, sim: &turmoil::Sim<'_>, config: &WorldConfig, now: Duration) {
+        if now < self.next_draw {
+            return;
+        }
+        for ((a, b), (base, jitter)) in &self.latency {
+            if !jitter.is_zero() {
+                let latency = jitter::latency(config.seed, a, b, self.interval, *base, *jitter);
+                sim.set_link_latency(a.as_str(), b.as_str(), latency);
+            }
+        }
+        self.interval += 1;
+        self.next_draw = now + config.jitter_interval;
+    }
+}
+
+/// What a fault acts on, besides the turmoil sim itself.
+struct Effects<'a> {
+    hosts: &'a [String],
+    trace: &'a Trace,
+    ledger: &'a Arc<Mutex<Ledger>>,
+    statuses: &'a Statuses,
+    nat_idle: &'a Arc<Mutex<Option<Duration>>>,
+    links: &'a mut Links,
+}
+
+fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, effects: &mut Effects<'_>, now: Duration) {
+    let Effects {
+        hosts,
+        trace,
+        ledger,
+        statuses,
+        nat_idle,
+        links,
+    } = effects;
+    trace.record("fault", fault.to_string());
+    match fault {
+        Fault::Partition { a, b } => sim.partition(a.as_str(), b.as_str()),
+        Fault::PartitionOneWay { from, to } => sim.partition_oneway(from.as_str(), to.as_str()),
+        Fault::Heal { a, b } => sim.repair(a.as_str(), b.as_str()),
+        Fault::Crash { host } => {
+            ledger.lock().expect("ledger lock").host_crashed(host, now);
+            sim.crash(host.as_str());
+        }
+        Fault::Restart { host } => {
+            ledger.lock().expect("ledger lock").host_crashed(host, now);
+            sim.bounce(host.as_str());
+        }
+        Fault::Pause { host } => {
+            for other in hosts.iter().filter(|h| *h != host) {
+                sim.hold(host.as_str(), other.as_str());
+            }
+        }
+        Fault::Resume { host } => {
+            for other in hosts.iter().filter(|h| *h != host) {
+                sim.release(host.as_str(), other.as_str());
+            }
+        }
+        Fault::NatIdleTimeout { idle } => *nat_idle.lock().expect("nat lock") = *idle,
+        Fault::Latency { a, b, base, jitter } => links.set(sim, a, b, *base, *jitter),
+        Fault::ControlPlane {
+            host,
+            workspace,
+            agent,
+        } => {
+            statuses.lock().expect("status lock").insert(
+                host.clone(),
+                sshrace_core::WorkspaceStatus {
+                    workspace: workspace.clone(),
+                    agent: agent.clone(),
+                },
+            );
+        }
+    }
+}

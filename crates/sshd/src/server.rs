@@ -1,0 +1,200 @@
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use russh::keys::PrivateKey;
+use russh::keys::ssh_key::private::Ed25519Keypair;
+use sshrace_core::{ConnectionEnd, Ledger, SessionEnd, Trace};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Semaphore;
+
+use crate::SshdConfig;
+use crate::handler::{ConnectionHandler, ConnectionState};
+use crate::killable::KillableStream;
+
+/// An sshd on one host. Cheap to clone; clones share state.
+///
+/// Invariant: at most `max_sessions` session channels are open on any connection, and the
+/// number of unauthenticated connections it counts equals the number accepted, not dropped and
+/// not yet authenticated or ended.
+#[derive(Clone)]
+pub struct Sshd {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Sshd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sshd")
+            .field("host", &self.shared.host)
+            .field("config", &self.shared.config)
+            .finish()
+    }
+}
+
+pub(crate) struct Shared {
+    pub(crate) host: String,
+    pub(crate) config: SshdConfig,
+    pub(crate) russh: Arc<russh::server::Config>,
+    pub(crate) ledger: Arc<Mutex<Ledger>>,
+    pub(crate) trace: Trace,
+    rng: Mutex<ChaCha8Rng>,
+    pub(crate) unauthenticated: AtomicU32,
+    pub(crate) handshake_workers: Semaphore,
+}
+
+impl Sshd {
+    /// An sshd for `host` that records into `ledger` and `trace`. Its random early drops are
+    /// drawn from a ChaCha8 generator seeded with `seed`. Call only inside a tokio runtime with
+    /// time enabled (a simulated host, or a test runtime).
+    pub fn new(
+        host: &str,
+        config: SshdConfig,
+        seed: u64,
+        ledger: Arc<Mutex<Ledger>>,
+        trace: Trace,
+    ) -> Self {
+        let host_key = PrivateKey::from(Ed25519Keypair::from_seed(&[7; 32]));
+        let russh = russh::server::Config {
+            server_id: russh::SshId::Standard("SSH-2.0-OpenSSH_9.2p1 sshrace".into()),
+            auth_rejection_time: std::time::Duration::ZERO,
+            auth_rejection_time_initial: Some(std::time::Duration::ZERO),
+            keys: vec![host_key],
+            // OpenSSH has no inactivity reaping; russh's default of 600 s must not leak in.
+            inactivity_timeout: None,
+            keepalive_interval: config.client_alive_interval,
+            keepalive_max: config.client_alive_count_max as usize,
+            nodelay: true,
+            ..Default::default()
+        };
+        let workers = config.handshake_workers.max(1) as usize;
+        Self {
+            shared: Arc::new(Shared {
+                host: host.to_owned(),
+                russh: Arc::new(russh),
+                ledger,
+                trace,
+                rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
+                unauthenticated: AtomicU32::new(0),
+                handshake_workers: Semaphore::new(workers),
+                config,
+            }),
+        }
+    }
+
+    /// The host this sshd runs on.
+    pub fn host(&self) -> &str {
+        &self.shared.host
+    }
+
+    /// Serve one accepted connection until it ends: MaxStartups decision, handshake, sessions.
+    pub async fn serve<S>(&self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let shared = &self.shared;
+        let now = shared.trace.clock().now();
+        let startups = shared.unauthenticated.load(Ordering::SeqCst);
+        let id = shared
+            .ledger()
+            .connection_accepted(&shared.host, now, startups);
+        let percent = shared.config.max_startups.drop_percent(startups);
+        // Draw only where OpenSSH draws (between start and full), so the draw sequence matches.
+        let dropped = match percent {
+            0 => false,
+            100 => true,
+            p => shared.rng.lock().expect("rng lock").random_range(0..100) < p,
+        };
+        if dropped {
+            shared
+                .ledger()
+                .connection_ended(id, now, ConnectionEnd::DroppedMaxStartups);
+            shared.trace.record(
+                &shared.host,
+                format!("drop connection #{id}: past MaxStartups ({startups} unauthenticated)"),
+            );
+            drop(stream);
+            return;
+        }
+        let unauthenticated = shared.unauthenticated.fetch_add(1, Ordering::SeqCst) + 1;
+        shared
+            .ledger()
+            .note_unauthenticated(&shared.host, unauthenticated);
+        shared
+            .trace
+            .record(&shared.host, format!("accept connection #{id}"));
+
+        let (stream, kill) = KillableStream::new(stream);
+        let connection = Arc::new(Mutex::new(ConnectionState::new(id)));
+        let handler = ConnectionHandler::new(shared.clone(), connection.clone());
+
+        let grace = shared.config.login_grace_time;
+        let grace_connection = connection.clone();
+        let grace_shared = shared.clone();
+        let grace_timer = tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            let mut state = grace_connection.lock().expect("connection lock");
+            if !state.authenticated {
+                state.end = Some(ConnectionEnd::LoginGraceExpired);
+                drop(state);
+                grace_shared.trace.record(
+                    &grace_shared.host,
+                    format!("connection #{id}: LoginGraceTime exceeded"),
+                );
+                kill.kill();
+            }
+        });
+
+        let result = match russh::server::run_stream(shared.russh.clone(), stream, handler).await {
+            Ok(running) => running.await,
+            Err(error) => Err(error),
+        };
+        grace_timer.abort();
+        self.connection_finished(&connection, result);
+    }
+
+    fn connection_finished(
+        &self,
+        connection: &Mutex<ConnectionState>,
+        result: Result<(), russh::Error>,
+    ) {
+        let shared = &self.shared;
+        let now = shared.trace.clock().now();
+        let mut state = connection.lock().expect("connection lock");
+        if !state.authenticated {
+            shared.unauthenticated.fetch_sub(1, Ordering::SeqCst);
+        }
+        let end = state.end.unwrap_or(match result {
+            Err(russh::Error::KeepaliveTimeout) => ConnectionEnd::ClientAliveTimeout,
+            _ => ConnectionEnd::ClientClosed,
+        });
+        let id = state.id;
+        let mut ledger = shared.ledger();
+        for (_, channel) in std::mem::take(&mut state.channels) {
+            if let Some(task) = channel.task {
+                task.abort();
+            }
+            if ledger.sessions[channel.ledger_index].end.is_none() {
+                ledger.session_ended(channel.ledger_index, now, SessionEnd::KilledConnectionLost);
+                shared.trace.record(
+                    &shared.host,
+                    format!(
+                        "session {id}.{}: killed (SIGHUP), connection lost",
+                        channel.number
+                    ),
+                );
+            }
+        }
+        ledger.connection_ended(id, now, end);
+        drop(ledger);
+        shared
+            .trace
+            .record(&shared.host, format!("connection #{id} ended: {end:?}"));
+    }
+}
+
+impl Shared {
+    pub(crate) fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().expect("ledger lock")
+    }
+}

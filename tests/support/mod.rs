@@ -1,0 +1,34 @@
+//! Helpers shared by sshrace's behaviour tests.
+
+use std::time::Duration;
+
+use sshrace_core::{CommandSpec, Connection, ExecResult, TransportError};
+
+/// Run `spec` on `connection` and wait for it.
+pub async fn run(
+    connection: &dyn Connection,
+    spec: CommandSpec,
+) -> Result<ExecResult, TransportError> {
+    connection.exec(&spec.to_command_line()).await?.wait().await
+}
+
+/// Seconds as a `Duration`.
+pub fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// Simulated time now (inside a simulation host).
+pub fn now() -> Duration {
+    turmoil::sim_elapsed().expect("inside a simulation")
+}
+
+/// Wilson score interval for `successes` out of `trials` at 95%.
+pub fn wilson(successes: u64, trials: u64) -> (f64, f64) {
+    let z = 1.959_963_984_540_054_f64;
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let denominator = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denominator;
+    let half = z * ((p * (1.0 - p) + z * z / (4.0 * n)) / n).sqrt() / denominator;
+    (centre - half, centre + half)
+}
