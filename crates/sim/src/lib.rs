@@ -38,6 +38,7 @@ mod control;
 mod dialer;
 mod error;
 mod jitter;
+pub mod speed;
 mod world;
 
 pub use config::{TargetConfig, WorldConfig};
