@@ -30,6 +30,8 @@ mod control;
 mod error;
 mod fault;
 mod ledger;
+mod sshd_config;
+mod strategy_params;
 mod trace;
 mod transport;
 
@@ -38,6 +40,8 @@ pub use command::{CommandBehaviour, CommandSpec, CommandSpecError};
 pub use control::{ControlPlane, WorkspaceStatus};
 pub use error::{Cause, FailureClass, TransportError};
 pub use fault::{Fault, TimedFault};
+pub use sshd_config::{MaxStartups, SshdConfig};
+pub use strategy_params::{StrategyParams, UnknownParam, millis_or_off};
 pub use ledger::{ConnectionEnd, ConnectionRecord, Ledger, SessionEnd, SessionRecord};
 pub use trace::{Trace, TraceEvent};
 pub use transport::{ConnectOptions, Connection, ExecResult, Session, SessionEvent, Transport};

@@ -18,10 +18,9 @@
 #![warn(missing_docs)]
 
 mod command;
-mod config;
 mod handler;
 mod killable;
 mod server;
 
-pub use config::{MaxStartups, SshdConfig};
+pub use sshrace_core::{MaxStartups, SshdConfig};
 pub use server::Sshd;

@@ -9,7 +9,7 @@ use sshrace_core::{ConnectionEnd, Ledger, SessionEnd, Trace};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 
-use crate::SshdConfig;
+use sshrace_core::SshdConfig;
 use crate::handler::{ConnectionHandler, ConnectionState};
 use crate::killable::KillableStream;
 

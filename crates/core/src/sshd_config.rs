@@ -1,7 +1,9 @@
 use std::time::Duration;
 
 /// sshd settings, named after their `sshd_config` counterparts. Defaults are OpenSSH 9.2's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The simulated sshd enforces them; the container backend writes them into `sshd_config`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct SshdConfig {
     /// `MaxStartups`, default `10:30:100`.
     pub max_startups: MaxStartups,
@@ -39,7 +41,7 @@ impl Default for SshdConfig {
 /// `MaxStartups start:rate:full`: with `n` unauthenticated connections, a new one is never
 /// dropped below `start`, always at `full` or more, and in between with
 /// [`MaxStartups::drop_percent`] percent probability.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct MaxStartups {
     /// Unauthenticated connections below which nothing is dropped (default 10).
     pub start: u32,

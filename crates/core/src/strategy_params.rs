@@ -1,0 +1,133 @@
+use std::time::Duration;
+
+/// Tunable knobs of the built-in strategies, as a scenario file or a sweep sets them. Every field
+/// is optional: `None` keeps the strategy's own default (each built-in documents its defaults).
+/// Names end in their unit (`_ms`); a `0` duration means "off" where the OpenSSH option has an
+/// off value (ServerAliveInterval, ConnectTimeout).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyParams {
+    /// ControlMaster strategies: recycle a master older than this (Coolify `SSH_MUX_MAX_AGE`).
+    pub max_age_ms: Option<u64>,
+    /// ControlMaster strategies: `ControlPersist`, idle time before the master exits.
+    pub persist_ms: Option<u64>,
+    /// Attempts per command including the first (Coolify `SSH_MAX_RETRIES`).
+    pub attempts: Option<u32>,
+    /// First retry delay; doubles per attempt.
+    pub retry_base_ms: Option<u64>,
+    /// Largest retry delay.
+    pub retry_cap_ms: Option<u64>,
+    /// Pool: connections per host at most.
+    pub max_connections: Option<u32>,
+    /// Pool: sessions per connection at most (keep at or below sshd's MaxSessions).
+    pub max_sessions: Option<u32>,
+    /// `ServerAliveInterval` (0: off).
+    pub keepalive_interval_ms: Option<u64>,
+    /// `ServerAliveCountMax`.
+    pub keepalive_count: Option<u32>,
+    /// `ConnectTimeout` (0: none).
+    pub connect_timeout_ms: Option<u64>,
+    /// Pool: handshakes in flight per host at most.
+    pub handshake_limit: Option<u32>,
+    /// Reachability gates: control-plane poll interval.
+    pub poll_interval_ms: Option<u64>,
+    /// ControlMaster strategies: health checks bypass the master (Coolify PR 7503).
+    pub health_check_bypass: Option<bool>,
+}
+
+/// A parameter name no strategy knows.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown strategy parameter {name:?} (known: {})", StrategyParams::NAMES.join(", "))]
+pub struct UnknownParam {
+    /// The name that was given.
+    pub name: String,
+}
+
+impl StrategyParams {
+    /// Every parameter name, as written in scenario files and `--param`.
+    pub const NAMES: [&'static str; 13] = [
+        "max_age_ms",
+        "persist_ms",
+        "attempts",
+        "retry_base_ms",
+        "retry_cap_ms",
+        "max_connections",
+        "max_sessions",
+        "keepalive_interval_ms",
+        "keepalive_count",
+        "connect_timeout_ms",
+        "handshake_limit",
+        "poll_interval_ms",
+        "health_check_bypass",
+    ];
+
+    /// Set one parameter by name (a sweep's `--param NAME=...`). Booleans take 0 or 1.
+    pub fn set(&mut self, name: &str, value: f64) -> Result<(), UnknownParam> {
+        let whole = value.max(0.0).round() as u64;
+        match name {
+            "max_age_ms" => self.max_age_ms = Some(whole),
+            "persist_ms" => self.persist_ms = Some(whole),
+            "attempts" => self.attempts = Some(whole as u32),
+            "retry_base_ms" => self.retry_base_ms = Some(whole),
+            "retry_cap_ms" => self.retry_cap_ms = Some(whole),
+            "max_connections" => self.max_connections = Some(whole as u32),
+            "max_sessions" => self.max_sessions = Some(whole as u32),
+            "keepalive_interval_ms" => self.keepalive_interval_ms = Some(whole),
+            "keepalive_count" => self.keepalive_count = Some(whole as u32),
+            "connect_timeout_ms" => self.connect_timeout_ms = Some(whole),
+            "handshake_limit" => self.handshake_limit = Some(whole as u32),
+            "poll_interval_ms" => self.poll_interval_ms = Some(whole),
+            "health_check_bypass" => self.health_check_bypass = Some(whole != 0),
+            _ => {
+                return Err(UnknownParam {
+                    name: name.to_owned(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Fields set in `over` replace those here.
+    pub fn merged(&self, over: &StrategyParams) -> StrategyParams {
+        StrategyParams {
+            max_age_ms: over.max_age_ms.or(self.max_age_ms),
+            persist_ms: over.persist_ms.or(self.persist_ms),
+            attempts: over.attempts.or(self.attempts),
+            retry_base_ms: over.retry_base_ms.or(self.retry_base_ms),
+            retry_cap_ms: over.retry_cap_ms.or(self.retry_cap_ms),
+            max_connections: over.max_connections.or(self.max_connections),
+            max_sessions: over.max_sessions.or(self.max_sessions),
+            keepalive_interval_ms: over.keepalive_interval_ms.or(self.keepalive_interval_ms),
+            keepalive_count: over.keepalive_count.or(self.keepalive_count),
+            connect_timeout_ms: over.connect_timeout_ms.or(self.connect_timeout_ms),
+            handshake_limit: over.handshake_limit.or(self.handshake_limit),
+            poll_interval_ms: over.poll_interval_ms.or(self.poll_interval_ms),
+            health_check_bypass: over.health_check_bypass.or(self.health_check_bypass),
+        }
+    }
+}
+
+/// A millisecond parameter as a `Duration`, `None` when unset or 0 ("off").
+pub fn millis_or_off(value: Option<u64>) -> Option<Option<Duration>> {
+    value.map(|ms| (ms > 0).then(|| Duration::from_millis(ms)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_knows_every_listed_name_and_nothing_else() {
+        let mut params = StrategyParams::default();
+        for name in StrategyParams::NAMES {
+            params.set(name, 1.0).unwrap();
+        }
+        assert!(params.set("max_age", 1.0).is_err());
+        let over = StrategyParams {
+            max_age_ms: Some(5),
+            ..Default::default()
+        };
+        assert_eq!(params.merged(&over).max_age_ms, Some(5));
+        assert_eq!(params.merged(&over).attempts, Some(1));
+    }
+}
