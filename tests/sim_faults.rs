@@ -388,3 +388,50 @@ fn unknown_host_in_a_fault_is_refused_up_front() {
     assert!(message.contains("\"taget\""), "{message}");
     assert!(message.contains("target"), "{message}");
 }
+
+/// A SYN into a partition is not refused: it is retransmitted (1, 2, 4, ... 64 s) until the path
+/// heals or 127 s pass ("Connection timed out"), as Linux does.
+#[test]
+fn connect_into_a_partition_times_out_and_succeeds_after_heal() {
+    let config = WorldConfig::new(31)
+        .target("target")
+        .fault(secs(1), partition("client", "target"))
+        .fault(
+            secs(200),
+            Fault::Heal {
+                a: "client".into(),
+                b: "target".into(),
+            },
+        )
+        .tick(Duration::from_millis(10));
+    let outcome = World::run(&config, |ctx| async move {
+        tokio::time::sleep(secs(2)).await;
+        let options = ConnectOptions::default();
+        let start = now();
+        let blackholed = ctx.transport.connect("target", &options).await.err();
+        let gave_up_after = now() - start;
+        tokio::time::sleep_until(tokio::time::Instant::now() + secs(30)).await;
+        // Now at ~159 s: the SYN retransmitted at 160 s... and 192 s fails, then 256 s succeeds.
+        let start = now();
+        let healed = ctx.transport.connect("target", &options).await.map(|_| ());
+        (blackholed, gave_up_after, healed, now() - start)
+    })
+    .unwrap();
+    let (blackholed, gave_up_after, healed, took) = outcome.client.unwrap();
+    let error = blackholed.unwrap();
+    assert_eq!(error.cause, Cause::ConnectTimeout);
+    assert!(
+        error.message.contains("Connection timed out"),
+        "{}",
+        error.message
+    );
+    assert!(
+        gave_up_after >= secs(127) && gave_up_after < secs(128),
+        "{gave_up_after:?}"
+    );
+    assert_eq!(healed, Ok(()));
+    assert!(
+        took > secs(40),
+        "waited for the heal through SYN retransmits: {took:?}"
+    );
+}

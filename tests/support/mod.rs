@@ -32,3 +32,18 @@ pub fn wilson(successes: u64, trials: u64) -> (f64, f64) {
     let half = z * ((p * (1.0 - p) + z * z / (4.0 * n)) / n).sqrt() / denominator;
     (centre - half, centre + half)
 }
+
+/// A strategy environment for client code running in a simulation.
+pub fn env(ctx: &sshrace_sim::SimContext) -> sshrace_strategy::Env {
+    sshrace_strategy::Env {
+        transport: ctx.transport.clone(),
+        control: ctx.control.clone(),
+        trace: ctx.trace.clone(),
+        seed: ctx.seed,
+    }
+}
+
+/// A request to run `spec` on `host`.
+pub fn request(host: &str, spec: &CommandSpec) -> sshrace_strategy::Request {
+    sshrace_strategy::Request::new(host, spec.to_command_line())
+}

@@ -1,3 +1,4 @@
+use std::collections::BTreeSet;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -13,12 +14,31 @@ use tokio::time::Instant;
 /// Port every simulated sshd listens on.
 pub(crate) const SSH_PORT: u16 = 22;
 
+/// Directions (`from`, `to`) currently cut by a partition fault.
+pub(crate) type Blocked = Arc<Mutex<BTreeSet<(String, String)>>>;
+
+/// Linux's SYN retransmission schedule (`tcp_syn_retries` = 6): 1 + 2 + ... + 64 = 127 s.
+const SYN_RETRANSMITS: [u64; 7] = [1, 2, 4, 8, 16, 32, 64];
+
 /// Opens turmoil TCP streams to simulated sshd hosts, through a NAT that can forget idle flows.
 /// Call only inside the simulation's client host.
+///
+/// turmoil fails a connect at once when the SYN is dropped by a partition; a real SYN into a
+/// blackhole is retransmitted until `tcp_syn_retries` gives up (127 s, "Connection timed out"),
+/// and succeeds if the path heals meanwhile. The dialer restores that.
 #[derive(Clone)]
 pub struct SimDialer {
     pub(crate) nat_idle: Arc<Mutex<Option<Duration>>>,
+    pub(crate) blocked: Blocked,
     pub(crate) trace: Trace,
+}
+
+impl SimDialer {
+    fn blackholed(&self, host: &str) -> bool {
+        let blocked = self.blocked.lock().expect("blocked lock");
+        blocked.contains(&(crate::world::CLIENT_HOST.to_owned(), host.to_owned()))
+            || blocked.contains(&(host.to_owned(), crate::world::CLIENT_HOST.to_owned()))
+    }
 }
 
 impl std::fmt::Debug for SimDialer {
@@ -32,7 +52,22 @@ impl Dialer for SimDialer {
     type Stream = NatStream;
 
     async fn dial(&self, host: &str) -> io::Result<NatStream> {
-        let stream = turmoil::net::TcpStream::connect((host, SSH_PORT)).await?;
+        let mut retransmits = SYN_RETRANSMITS.iter();
+        let stream = loop {
+            match turmoil::net::TcpStream::connect((host, SSH_PORT)).await {
+                Ok(stream) => break stream,
+                Err(error) if self.blackholed(host) => match retransmits.next() {
+                    Some(wait) => tokio::time::sleep(Duration::from_secs(*wait)).await,
+                    None => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("Connection timed out ({error})"),
+                        ));
+                    }
+                },
+                Err(error) => return Err(error),
+            }
+        };
         Ok(NatStream {
             inner: stream,
             host: host.to_owned(),

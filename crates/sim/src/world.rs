@@ -11,7 +11,7 @@ use sshrace_sshd::Sshd;
 
 use crate::clock::SimClock;
 use crate::control::{self, ControlPlaneClient, Statuses};
-use crate::dialer::{SSH_PORT, SimDialer};
+use crate::dialer::{Blocked, SSH_PORT, SimDialer};
 use crate::{SimError, WorldConfig, jitter};
 
 /// Name of the host that runs the caller's client code.
@@ -77,6 +77,7 @@ impl World {
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let statuses: Statuses = Arc::default();
         let nat_idle = Arc::new(Mutex::new(None));
+        let blocked: Blocked = Arc::default();
 
         let mut sim = turmoil::Builder::new()
             .rng_seed(config.seed)
@@ -101,6 +102,7 @@ impl World {
             transport: Arc::new(RusshTransport::new(
                 SimDialer {
                     nat_idle: nat_idle.clone(),
+                    blocked: blocked.clone(),
                     trace: trace.clone(),
                 },
                 CLIENT_HOST,
@@ -130,6 +132,7 @@ impl World {
                     ledger: &ledger,
                     statuses: &statuses,
                     nat_idle: &nat_idle,
+                    blocked: &blocked,
                     links: &mut links,
                 };
                 apply(&mut sim, &timed.fault, &mut effects, now);
@@ -290,6 +293,7 @@ struct Effects<'a> {
     ledger: &'a Arc<Mutex<Ledger>>,
     statuses: &'a Statuses,
     nat_idle: &'a Arc<Mutex<Option<Duration>>>,
+    blocked: &'a Blocked,
     links: &'a mut Links,
 }
 
@@ -300,13 +304,30 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, effects: &mut Effects<'_>, n
         ledger,
         statuses,
         nat_idle,
+        blocked,
         links,
     } = effects;
     trace.record("fault", fault.to_string());
     match fault {
-        Fault::Partition { a, b } => sim.partition(a.as_str(), b.as_str()),
-        Fault::PartitionOneWay { from, to } => sim.partition_oneway(from.as_str(), to.as_str()),
-        Fault::Heal { a, b } => sim.repair(a.as_str(), b.as_str()),
+        Fault::Partition { a, b } => {
+            let mut blocked = blocked.lock().expect("blocked lock");
+            blocked.insert((a.clone(), b.clone()));
+            blocked.insert((b.clone(), a.clone()));
+            sim.partition(a.as_str(), b.as_str());
+        }
+        Fault::PartitionOneWay { from, to } => {
+            blocked
+                .lock()
+                .expect("blocked lock")
+                .insert((from.clone(), to.clone()));
+            sim.partition_oneway(from.as_str(), to.as_str());
+        }
+        Fault::Heal { a, b } => {
+            let mut blocked = blocked.lock().expect("blocked lock");
+            blocked.remove(&(a.clone(), b.clone()));
+            blocked.remove(&(b.clone(), a.clone()));
+            sim.repair(a.as_str(), b.as_str());
+        }
         Fault::Crash { host } => {
             ledger.lock().expect("ledger lock").host_crashed(host, now);
             sim.crash(host.as_str());

@@ -1,0 +1,46 @@
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sshrace_core::{ExecResult, StrategyParams, TransportError, millis_or_off};
+
+use crate::{ConnectionPolicy, Env, Request};
+
+/// `fresh`: connect, run, close, for every command; no reuse, no retry.
+///
+/// Models the automation service of incident 001 *before* its fix: parallel tool calls each
+/// open their own SSH connection, so a burst of them is a burst of unauthenticated connections
+/// that sshd's MaxStartups drops.
+///
+/// Parameters: `connect_timeout_ms` (default 10000).
+pub struct Fresh {
+    env: Env,
+    connect_timeout: Option<Duration>,
+}
+
+impl Fresh {
+    /// Build for one run.
+    pub fn new(env: Env, params: &StrategyParams) -> Self {
+        Self {
+            env,
+            connect_timeout: millis_or_off(params.connect_timeout_ms)
+                .unwrap_or(Some(Duration::from_secs(10))),
+        }
+    }
+}
+
+#[async_trait]
+impl ConnectionPolicy for Fresh {
+    async fn run(&self, request: &Request) -> Result<ExecResult, TransportError> {
+        let mut options = request.options();
+        options.connect_timeout = self.connect_timeout;
+        let connection = self.env.transport.connect(&request.host, &options).await?;
+        let result = match connection.exec(&request.command).await {
+            Ok(session) => session.wait().await,
+            Err(error) => Err(error),
+        };
+        connection.close().await;
+        result
+    }
+
+    async fn shutdown(&self) {}
+}

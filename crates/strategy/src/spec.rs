@@ -1,0 +1,105 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::{ConnectionPolicy, Env, JobRunner, Propagate, ReachabilityGate};
+
+type PolicyBuilder = Arc<dyn Fn(Env) -> Arc<dyn ConnectionPolicy> + Send + Sync>;
+
+/// A named combination of connection policy, reachability gate and job runner: what the CLI,
+/// scenario files and reports call a strategy. Cheap to clone and `Send`, so the runner can
+/// build one per run on any thread.
+#[derive(Clone)]
+pub struct StrategySpec {
+    name: String,
+    description: String,
+    policy: PolicyBuilder,
+    gate: Option<Arc<dyn ReachabilityGate>>,
+    poll_interval: Duration,
+    jobs: Arc<dyn JobRunner>,
+}
+
+impl std::fmt::Debug for StrategySpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StrategySpec")
+            .field("name", &self.name)
+            .field("gate", &self.gate.as_ref().map(|g| g.name().to_owned()))
+            .field("jobs", &self.jobs.name())
+            .finish()
+    }
+}
+
+/// One run's instance of a [`StrategySpec`].
+pub struct BuiltStrategy {
+    /// The connection policy.
+    pub policy: Arc<dyn ConnectionPolicy>,
+    /// The reachability gate, if the strategy polls a control plane.
+    pub gate: Option<Arc<dyn ReachabilityGate>>,
+    /// How often the gate polls.
+    pub poll_interval: Duration,
+    /// How multi-step jobs run.
+    pub jobs: Arc<dyn JobRunner>,
+}
+
+impl StrategySpec {
+    /// A strategy named `name` whose policy `build` makes for each run. No gate; jobs
+    /// [`Propagate`] their failures.
+    pub fn custom<F, P>(name: &str, build: F) -> Self
+    where
+        F: Fn(Env) -> Arc<P> + Send + Sync + 'static,
+        P: ConnectionPolicy + 'static,
+    {
+        Self {
+            name: name.to_owned(),
+            description: String::new(),
+            policy: Arc::new(move |env| build(env) as Arc<dyn ConnectionPolicy>),
+            gate: None,
+            poll_interval: Duration::from_secs(5),
+            jobs: Arc::new(Propagate),
+        }
+    }
+
+    /// Poll the control plane every `interval` and apply `gate`.
+    pub fn with_gate(mut self, gate: Arc<dyn ReachabilityGate>, interval: Duration) -> Self {
+        self.gate = Some(gate);
+        self.poll_interval = interval;
+        self
+    }
+
+    /// Run multi-step jobs with `jobs`.
+    pub fn with_jobs(mut self, jobs: Arc<dyn JobRunner>) -> Self {
+        self.jobs = jobs;
+        self
+    }
+
+    /// Give it a one-line description for `sshrace list`.
+    pub fn describe(mut self, description: &str) -> Self {
+        self.description = description.to_owned();
+        self
+    }
+
+    /// Rename (a scenario's named variant of a built-in).
+    pub fn renamed(mut self, name: &str) -> Self {
+        self.name = name.to_owned();
+        self
+    }
+
+    /// The strategy's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its one-line description.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// Build the instance for one run.
+    pub fn build(&self, env: Env) -> BuiltStrategy {
+        BuiltStrategy {
+            policy: (self.policy)(env),
+            gate: self.gate.clone(),
+            poll_interval: self.poll_interval,
+            jobs: self.jobs.clone(),
+        }
+    }
+}
