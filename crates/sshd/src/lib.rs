@@ -22,5 +22,5 @@ mod handler;
 mod killable;
 mod server;
 
-pub use sshrace_core::{MaxStartups, SshdConfig};
 pub use server::Sshd;
+pub use sshrace_core::{MaxStartups, SshdConfig};

@@ -9,9 +9,9 @@ use sshrace_core::{ConnectionEnd, Ledger, SessionEnd, Trace};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 
-use sshrace_core::SshdConfig;
 use crate::handler::{ConnectionHandler, ConnectionState};
 use crate::killable::KillableStream;
+use sshrace_core::SshdConfig;
 
 /// An sshd on one host. Cheap to clone; clones share state.
 ///

@@ -1,0 +1,242 @@
+//! The client side of a run: plays the plan's operations and client-side events through the
+//! strategy, in (simulated) time, and records what the strategy reported.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sshrace_core::{Clock, ExecResult, TransportError};
+use sshrace_scenario::{Action, Plan, PlannedKind, PlannedOperation, Purpose};
+use sshrace_strategy::{
+    ConnectionPolicy, Env, EventSink, Job, JobRunner, JobStep, MasterCommand, Request,
+    StrategySpec, watch_gate,
+};
+use tokio::time::Instant;
+
+use crate::{OpRecord, OpResult};
+
+/// What the driver hands back, filled as operations resolve (so a run cut short still has them).
+#[derive(Default)]
+pub(crate) struct Shared {
+    pub(crate) records: Mutex<Vec<OpRecord>>,
+    /// (host, time) of each teardown a reachability gate ordered.
+    pub(crate) teardowns: Mutex<Vec<(String, Duration)>>,
+}
+
+/// Forwards to the policy, noting each gate-ordered disconnect.
+struct Tracked {
+    inner: Arc<dyn ConnectionPolicy>,
+    shared: Arc<Shared>,
+    clock: Arc<dyn Clock>,
+}
+
+#[async_trait]
+impl ConnectionPolicy for Tracked {
+    async fn run(&self, request: &Request) -> Result<ExecResult, TransportError> {
+        self.inner.run(request).await
+    }
+
+    async fn disconnect(&self, host: &str) {
+        self.shared
+            .teardowns
+            .lock()
+            .expect("teardowns lock")
+            .push((host.to_owned(), self.clock.now()));
+        self.inner.disconnect(host).await;
+    }
+
+    async fn shutdown(&self) {
+        self.inner.shutdown().await;
+    }
+}
+
+/// Play `plan` with `spec` until every operation resolved or `end`, then shut the strategy down.
+pub(crate) async fn drive(
+    env: Env,
+    spec: StrategySpec,
+    plan: Plan,
+    hosts: Vec<String>,
+    end: Duration,
+    shared: Arc<Shared>,
+) {
+    let clock = env.trace.clock().clone();
+    let start = Instant::now();
+    let built = spec.build(env.clone());
+    let policy = built.policy.clone();
+    let mut background = Vec::new();
+    if let Some(gate) = &built.gate {
+        let tracked: Arc<dyn ConnectionPolicy> = Arc::new(Tracked {
+            inner: policy.clone(),
+            shared: shared.clone(),
+            clock: clock.clone(),
+        });
+        for host in hosts {
+            background.push(tokio::spawn(watch_gate(
+                env.clone(),
+                host,
+                gate.clone(),
+                tracked.clone(),
+                built.poll_interval,
+            )));
+        }
+    }
+    for event in plan.events {
+        let policy = policy.clone();
+        let env = env.clone();
+        background.push(tokio::spawn(async move {
+            tokio::time::sleep_until(start + event.at).await;
+            match event.action {
+                Action::Refresh { host } => {
+                    env.record(format!("timeline: refresh {host}"));
+                    policy.refresh(&host).await;
+                }
+                Action::MuxExit { host } => {
+                    env.record(format!("timeline: ssh -O exit to the master for {host}"));
+                    policy.master(&host, MasterCommand::Exit).await;
+                }
+                Action::MuxStop { host } => {
+                    env.record(format!("timeline: ssh -O stop to the master for {host}"));
+                    policy.master(&host, MasterCommand::Stop).await;
+                }
+                Action::Fault(_) => {}
+            }
+        }));
+    }
+    let mut tasks = Vec::new();
+    for operation in plan.operations {
+        let player = Player {
+            policy: policy.clone(),
+            jobs: built.jobs.clone(),
+            env: env.clone(),
+            clock: clock.clone(),
+            shared: shared.clone(),
+        };
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(start + operation.at).await;
+            player.play(operation, end).await;
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    for task in background {
+        task.abort();
+    }
+    policy.shutdown().await;
+    // Let the closes reach the servers, so the ledger shows what was really left open.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+struct Player {
+    policy: Arc<dyn ConnectionPolicy>,
+    jobs: Arc<dyn JobRunner>,
+    env: Env,
+    clock: Arc<dyn Clock>,
+    shared: Arc<Shared>,
+}
+
+fn request(operation: &PlannedOperation, host: &str, command: String) -> Request {
+    Request {
+        host: host.to_owned(),
+        command,
+        health_check: operation.purpose == Purpose::HealthCheck,
+        retryable: operation.retryable,
+        identity: operation.identity.clone(),
+    }
+}
+
+impl Player {
+    async fn play(self, operation: PlannedOperation, end: Duration) {
+        let started = self.clock.now();
+        let deadline = operation
+            .timeout
+            .map_or(end, |t| (operation.at + t).min(end));
+        let (commands, hosts) = match &operation.kind {
+            PlannedKind::Command { host, spec } | PlannedKind::Interactive { host, spec } => {
+                (vec![spec.operation], vec![host.clone()])
+            }
+            PlannedKind::Job { steps } => {
+                let mut hosts: Vec<String> = Vec::new();
+                for step in steps {
+                    if !hosts.contains(&step.host) {
+                        hosts.push(step.host.clone());
+                    }
+                }
+                (steps.iter().map(|s| s.spec.operation).collect(), hosts)
+            }
+        };
+        self.env.record(format!(
+            "op {} {}: start on {}",
+            operation.id,
+            operation.workload,
+            hosts.join(",")
+        ));
+        let work = self.execute(&operation);
+        let result = match tokio::time::timeout(deadline.saturating_sub(started), work).await {
+            Ok(result) => result,
+            Err(_) => OpResult::TimedOut,
+        };
+        self.env.record(format!(
+            "op {} {}: {}",
+            operation.id,
+            operation.workload,
+            summary(&result)
+        ));
+        self.shared
+            .records
+            .lock()
+            .expect("records lock")
+            .push(OpRecord {
+                id: operation.id,
+                workload: operation.workload.clone(),
+                measured: operation.measured,
+                commands,
+                hosts,
+                started,
+                finished: Some(self.clock.now()),
+                result,
+            });
+    }
+
+    async fn execute(&self, operation: &PlannedOperation) -> OpResult {
+        match &operation.kind {
+            PlannedKind::Command { host, spec } | PlannedKind::Interactive { host, spec } => {
+                let request = request(operation, host, spec.to_command_line());
+                OpResult::Command(self.policy.run(&request).await)
+            }
+            PlannedKind::Job { steps } => {
+                let job = Job {
+                    id: operation.id,
+                    steps: steps
+                        .iter()
+                        .map(|step| JobStep {
+                            name: step.name.clone(),
+                            request: request(operation, &step.host, step.spec.to_command_line()),
+                        })
+                        .collect(),
+                };
+                let events = EventSink::new(operation.id, self.env.trace.clone());
+                let report = self.jobs.run(self.policy.clone(), &job, &events).await;
+                OpResult::Job {
+                    report,
+                    lost_events: events.lost().len(),
+                }
+            }
+        }
+    }
+}
+
+fn summary(result: &OpResult) -> String {
+    match result {
+        OpResult::Command(Ok(exec)) => format!("client got exit {}", exec.exit_status),
+        OpResult::Command(Err(error)) => format!("client got {error}"),
+        OpResult::Job {
+            report,
+            lost_events,
+        } => format!(
+            "job reports {} ({lost_events} events lost after DONE)",
+            if report.success { "success" } else { "failure" }
+        ),
+        OpResult::TimedOut => "no answer before the deadline".to_owned(),
+    }
+}

@@ -1,0 +1,53 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use sshrace_scenario::Scenario;
+use sshrace_strategy::StrategySpec;
+
+use crate::{RunError, RunResult, run_one};
+
+/// One run to do.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The scenario.
+    pub scenario: Arc<Scenario>,
+    /// The strategy.
+    pub strategy: StrategySpec,
+    /// The seed.
+    pub seed: u64,
+}
+
+/// Run every job on `threads` threads (each simulation runs on one thread). `progress` is called
+/// with the number of finished runs after each one. Results come back in job order, so they
+/// never depend on the number of threads.
+pub fn execute(
+    jobs: &[Job],
+    threads: usize,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Vec<Result<RunResult, RunError>> {
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Result<RunResult, RunError>>>> =
+        Mutex::new((0..jobs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..threads.clamp(1, jobs.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let index = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(job) = jobs.get(index) else {
+                        break;
+                    };
+                    let result = run_one(&job.scenario, &job.strategy, job.seed, false);
+                    results.lock().expect("results lock")[index] = Some(result);
+                    progress(done.fetch_add(1, Ordering::SeqCst) + 1);
+                }
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("results lock")
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect()
+}

@@ -1,0 +1,36 @@
+//! # sshrace-runner: scenarios x strategies x seeds, judged against ground truth
+//!
+//! For each (scenario, strategy, seed) the runner plans the scenario's workload for the seed,
+//! runs it in the simulated world with the strategy, then judges every operation against the
+//! server [`Ledger`](sshrace_core::Ledger): a success the server does not confirm is a silent
+//! failure. Runs go in parallel on all cores; results are ordered by input, so they never
+//! depend on the number of threads. [`Row`]s aggregate runs per (scenario, strategy) with a 95%
+//! Wilson interval; [`report`] renders them as table, markdown, csv, json or junit.
+//!
+//! - [`Registry`]: strategy names to [`StrategySpec`](sshrace_strategy::StrategySpec)s
+//!   (built-ins, a scenario's named variants, your own).
+//! - [`run_one`]: one run, with its trace, for replay.
+//! - [`Job`] and [`execute`]: many runs in parallel.
+//! - [`Row::aggregate`]: runs to a report row.
+#![warn(missing_docs)]
+
+mod builtin;
+mod classify;
+mod drive;
+mod error;
+mod execute;
+mod record;
+mod registry;
+pub mod report;
+mod row;
+mod run;
+mod stats;
+
+pub use builtin::{BuiltinScenario, builtin_scenarios};
+pub use error::RunError;
+pub use execute::{Job, execute};
+pub use record::{OpRecord, OpResult};
+pub use registry::Registry;
+pub use row::{Row, SeedTrace};
+pub use run::{Backend, RunResult, run_one};
+pub use stats::{percentile, wilson};

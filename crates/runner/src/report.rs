@@ -1,0 +1,196 @@
+//! Rendering rows: `table` for people, `markdown` for PR comments, `csv` for spreadsheets,
+//! `json` (one document, stable key order) and `junit` for CI.
+
+use std::fmt::Write as _;
+
+use crate::Row;
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Aligned text.
+    Table,
+    /// A GitHub-flavoured markdown table.
+    Markdown,
+    /// Comma-separated values with a header line.
+    Csv,
+    /// `{"rows": [...]}`, keys in a fixed order.
+    Json,
+    /// JUnit XML: a test case per row, failed when it breaks its expectation.
+    Junit,
+}
+
+fn rate(value: f64) -> String {
+    format!("{:.1}%", value * 100.0)
+}
+
+fn millis(value: Option<f64>) -> String {
+    value.map_or("-".to_owned(), |v| format!("{v:.0}"))
+}
+
+/// Render `rows` in `format`.
+pub fn render(rows: &[Row], format: Format) -> String {
+    match format {
+        Format::Table => table(rows),
+        Format::Markdown => markdown(rows),
+        Format::Csv => csv(rows),
+        Format::Json => json(rows),
+        Format::Junit => junit(rows),
+    }
+}
+
+const HEADERS: [&str; 11] = [
+    "scenario",
+    "strategy",
+    "runs",
+    "ops",
+    "failed",
+    "rate",
+    "95% CI",
+    "silent",
+    "conns",
+    "p50 ms",
+    "top failures",
+];
+
+fn cells(row: &Row) -> [String; 11] {
+    let mark = if row.breaks_expectation() { " !" } else { "" };
+    [
+        row.scenario.clone(),
+        row.strategy.clone(),
+        row.runs.to_string(),
+        row.operations.to_string(),
+        row.failures.to_string(),
+        format!("{}{mark}", rate(row.failure_rate)),
+        format!("{}-{}", rate(row.ci_low), rate(row.ci_high)),
+        row.silent_failures.to_string(),
+        row.connections_opened.to_string(),
+        millis(row.latency_p50_ms),
+        row.top_failures(2),
+    ]
+}
+
+fn table(rows: &[Row]) -> String {
+    let all: Vec<[String; 11]> = rows.iter().map(cells).collect();
+    let mut widths = HEADERS.map(str::len);
+    for row in &all {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let line = |out: &mut String, cells: &[String]| {
+        let text: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        let _ = writeln!(out, "{}", text.join("  ").trim_end());
+    };
+    line(&mut out, &HEADERS.map(str::to_owned));
+    for row in &all {
+        line(&mut out, row);
+    }
+    if rows.iter().any(Row::breaks_expectation) {
+        out.push_str("! failure rate above the scenario's max_failure_rate\n");
+    }
+    out
+}
+
+fn markdown(rows: &[Row]) -> String {
+    let mut out = format!("| {} |\n", HEADERS.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(HEADERS.len()));
+    for row in rows {
+        let _ = writeln!(out, "| {} |", cells(row).join(" | "));
+    }
+    out
+}
+
+fn csv(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "scenario,strategy,backend,runs,operations,failures,failure_rate,ci_low,ci_high,silent_failures,lost_events,connections_opened,handshakes,peak_unauthenticated,peak_sessions_per_connection,latency_p50_ms,latency_p99_ms,leaked_sessions,leaked_connections\n",
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{}",
+            r.scenario,
+            r.strategy,
+            r.backend,
+            r.runs,
+            r.operations,
+            r.failures,
+            r.failure_rate,
+            r.ci_low,
+            r.ci_high,
+            r.silent_failures,
+            r.lost_events,
+            r.connections_opened,
+            r.handshakes,
+            r.peak_unauthenticated,
+            r.peak_sessions_per_connection,
+            r.latency_p50_ms
+                .map_or(String::new(), |v| format!("{v:.3}")),
+            r.latency_p99_ms
+                .map_or(String::new(), |v| format!("{v:.3}")),
+            r.leaked_sessions,
+            r.leaked_connections
+        );
+    }
+    out
+}
+
+fn json(rows: &[Row]) -> String {
+    #[derive(serde::Serialize)]
+    struct Document<'a> {
+        rows: &'a [Row],
+    }
+    let mut text = serde_json::to_string_pretty(&Document { rows }).expect("rows serialise");
+    text.push('\n');
+    text
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn junit(rows: &[Row]) -> String {
+    let failures = rows.iter().filter(|r| r.breaks_expectation()).count();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuite name=\"sshrace\" tests=\"{}\" failures=\"{failures}\">",
+        rows.len()
+    );
+    for row in rows {
+        let _ = write!(
+            out,
+            "  <testcase classname=\"{}\" name=\"{}\">",
+            escape(&row.scenario),
+            escape(&row.strategy)
+        );
+        if row.breaks_expectation() {
+            let _ = write!(
+                out,
+                "<failure message=\"failure rate {} above {}\">{}</failure>",
+                rate(row.failure_rate),
+                rate(row.max_failure_rate.unwrap_or(0.0)),
+                escape(&row.top_failures(3))
+            );
+        }
+        let _ = writeln!(
+            out,
+            "<system-out>failure rate {} ({} of {} operations, 95% CI {}-{})</system-out></testcase>",
+            rate(row.failure_rate),
+            row.failures,
+            row.operations,
+            rate(row.ci_low),
+            rate(row.ci_high)
+        );
+    }
+    out.push_str("</testsuite>\n");
+    out
+}

@@ -1,0 +1,232 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use sshrace_core::{Outcome, TimedFault, Trace};
+use sshrace_scenario::{Action, Scenario};
+use sshrace_sim::{World, WorldConfig};
+use sshrace_strategy::{Env, StrategySpec};
+
+use crate::classify::classify;
+use crate::drive::{Shared, drive};
+use crate::{OpRecord, OpResult, RunError};
+
+/// Where a run happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Backend {
+    /// The turmoil simulation with the sshd model (the default; needs nothing installed).
+    Sim,
+}
+
+impl Backend {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sim => "sim",
+        }
+    }
+}
+
+/// Simulated time after the last operation's deadline for the strategy to shut down and its
+/// closes to reach the servers.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
+
+/// How long past the workload window an operation without its own `timeout_ms` may run.
+const DEFAULT_DRAIN: Duration = Duration::from_secs(600);
+
+/// When the run stops waiting for operations: the scenario's duration is the window in which
+/// operations arrive; each may then run until its own deadline (or [`DEFAULT_DRAIN`] past the
+/// window), so one arriving near the end is not cut short by the end itself.
+fn operations_end(scenario: &Scenario) -> Duration {
+    let longest = scenario
+        .workload
+        .iter()
+        .map(|w| w.timeout.unwrap_or(DEFAULT_DRAIN))
+        .max()
+        .unwrap_or(DEFAULT_DRAIN);
+    scenario.sim.duration + longest
+}
+
+/// One run of one scenario with one strategy and one seed, judged.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Scenario name.
+    pub scenario: String,
+    /// Strategy name.
+    pub strategy: String,
+    /// Where it ran.
+    pub backend: Backend,
+    /// The seed.
+    pub seed: u64,
+    /// Hash of the run's trace: equal hashes, identical runs.
+    pub trace_hash: String,
+    /// The whole trace, when asked for (`run_one(.., keep_trace: true)`).
+    pub trace: Option<Trace>,
+    /// Every planned operation with its outcome, in plan order.
+    pub operations: Vec<(OpRecord, Outcome)>,
+    /// Connections that reached an sshd (including ones MaxStartups dropped).
+    pub connections: u64,
+    /// Connections that authenticated.
+    pub handshakes: u64,
+    /// Most unauthenticated connections any sshd held at once.
+    pub peak_unauthenticated: u32,
+    /// Most sessions open at once on any one connection.
+    pub peak_sessions_per_connection: u32,
+    /// Sessions still open on a server after the strategy shut down.
+    pub leaked_sessions: u64,
+    /// Connections still open on a server after the strategy shut down.
+    pub leaked_connections: u64,
+    /// Job events emitted after DONE.
+    pub lost_events: u64,
+    /// The scenario's `failing` outcome kinds.
+    pub failing: Vec<String>,
+}
+
+impl RunResult {
+    /// Operations that count toward the failure rate.
+    pub fn measured(&self) -> impl Iterator<Item = &(OpRecord, Outcome)> {
+        self.operations.iter().filter(|(record, _)| record.measured)
+    }
+
+    /// Whether `outcome` counts as a failure in this run's scenario (its `failing` kinds; a
+    /// silent failure always counts).
+    pub fn counts_as_failure(&self, outcome: Outcome) -> bool {
+        let key = outcome.key();
+        let kind = key.split(':').next().unwrap_or(&key);
+        outcome == Outcome::SilentFailure
+            || (outcome.is_failure() && self.failing.iter().any(|f| f == kind))
+    }
+
+    /// Whether any measured operation failed.
+    pub fn failed(&self) -> bool {
+        self.measured()
+            .any(|(_, outcome)| self.counts_as_failure(*outcome))
+    }
+}
+
+/// Run `scenario` with `strategy` and `seed` in the simulation and judge every operation.
+/// With `keep_trace` the result carries the whole trace (for replay); otherwise only its hash.
+pub fn run_one(
+    scenario: &Scenario,
+    strategy: &StrategySpec,
+    seed: u64,
+    keep_trace: bool,
+) -> Result<RunResult, RunError> {
+    let plan = scenario.plan(seed);
+    let mut config = WorldConfig::new(seed)
+        .tick(scenario.sim.tick)
+        .duration(operations_end(scenario) + SHUTDOWN_GRACE)
+        .latency(scenario.sim.latency, scenario.sim.jitter);
+    for host in &scenario.hosts {
+        config = config.target_with(&host.name, host.sshd.clone());
+    }
+    config.faults = plan
+        .events
+        .iter()
+        .filter_map(|event| match &event.action {
+            Action::Fault(fault) => Some(TimedFault {
+                at: event.at,
+                fault: fault.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    let planned: Vec<(u64, String, bool, Vec<u64>, Vec<String>, Duration)> = plan
+        .operations
+        .iter()
+        .map(|op| {
+            let (commands, hosts) = match &op.kind {
+                sshrace_scenario::PlannedKind::Command { host, spec }
+                | sshrace_scenario::PlannedKind::Interactive { host, spec } => {
+                    (vec![spec.operation], vec![host.clone()])
+                }
+                sshrace_scenario::PlannedKind::Job { steps } => (
+                    steps.iter().map(|s| s.spec.operation).collect(),
+                    steps.iter().map(|s| s.host.clone()).collect(),
+                ),
+            };
+            (
+                op.id,
+                op.workload.clone(),
+                op.measured,
+                commands,
+                hosts,
+                op.at,
+            )
+        })
+        .collect();
+    let shared = Arc::new(Shared::default());
+    let hosts: Vec<String> = scenario.hosts.iter().map(|h| h.name.clone()).collect();
+    let end = operations_end(scenario);
+    let driver_shared = shared.clone();
+    let spec = strategy.clone();
+    let outcome = World::run(&config, move |ctx| {
+        let env = Env {
+            transport: ctx.transport,
+            control: ctx.control,
+            trace: ctx.trace,
+            seed: ctx.seed,
+        };
+        drive(env, spec, plan, hosts, end, driver_shared)
+    })?;
+
+    let mut records = std::mem::take(&mut *shared.records.lock().expect("records lock"));
+    let teardowns = shared.teardowns.lock().expect("teardowns lock").clone();
+    let ledger = outcome.ledger;
+    let mut operations = Vec::with_capacity(planned.len());
+    for (id, workload, measured, commands, hosts, at) in planned {
+        let record = match records.iter().position(|r| r.id == id) {
+            Some(index) => records.swap_remove(index),
+            None => OpRecord {
+                id,
+                workload,
+                measured,
+                commands,
+                hosts,
+                started: at,
+                finished: None,
+                result: OpResult::TimedOut,
+            },
+        };
+        let judged = classify(&record, &ledger, &teardowns);
+        operations.push((record, judged));
+    }
+    let lost_events = operations
+        .iter()
+        .map(|(record, _)| match record.result {
+            OpResult::Job { lost_events, .. } => lost_events as u64,
+            _ => 0,
+        })
+        .sum();
+    Ok(RunResult {
+        scenario: scenario.name.clone(),
+        strategy: strategy.name().to_owned(),
+        backend: Backend::Sim,
+        seed,
+        trace_hash: outcome.trace.hash(),
+        trace: keep_trace.then_some(outcome.trace),
+        operations,
+        connections: ledger.connections.len() as u64,
+        handshakes: ledger
+            .connections
+            .iter()
+            .filter(|c| c.authenticated_at.is_some())
+            .count() as u64,
+        peak_unauthenticated: ledger
+            .peak_unauthenticated
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0),
+        peak_sessions_per_connection: ledger
+            .peak_sessions_per_connection
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0),
+        leaked_sessions: ledger.open_sessions().count() as u64,
+        leaked_connections: ledger.open_connections().count() as u64,
+        lost_events,
+        failing: scenario.failing.clone(),
+    })
+}

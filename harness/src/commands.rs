@@ -1,0 +1,231 @@
+//! The subcommands.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use sshrace_runner::report::{self, Format};
+use sshrace_runner::{Job, Registry, Row, RunResult, execute, run_one};
+use sshrace_strategy::BUILTIN;
+
+use crate::cli::{Args, Command, Common, FormatArg};
+use crate::plan::{self, Cell};
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match args.command {
+        Command::List => list(),
+        Command::Run {
+            scenario,
+            strategies,
+            common,
+            max_failure_rate,
+        } => {
+            let seeds = plan::parse_seeds(&common.seeds)?;
+            let scenario = plan::load_scenario(&scenario)?;
+            let cells = plan::cells(scenario, &strategies, &seeds, max_failure_rate)?;
+            report_cells(&cells, &common)
+        }
+        Command::Matrix { scenarios, common } => {
+            let seeds = plan::parse_seeds(&common.seeds)?;
+            let cells = matrix_cells(scenarios.as_deref(), &seeds)?;
+            report_cells(&cells, &common)
+        }
+        Command::Replay {
+            scenario,
+            strategy,
+            seed,
+        } => replay(&scenario, &strategy, &seed),
+        Command::Bench { seeds } => crate::bench::run(seeds),
+    }
+}
+
+fn list() -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Scenarios (sshrace run NAME, or a path to a .toml file):"
+    )?;
+    for builtin in sshrace_runner::builtin_scenarios() {
+        let scenario = builtin.parse()?;
+        writeln!(
+            out,
+            "  {:<28} {}  [{}]",
+            scenario.name,
+            scenario.description,
+            scenario.strategies.join(", ")
+        )?;
+    }
+    writeln!(out, "\nStrategies (--strategy NAME):")?;
+    for (name, description) in BUILTIN {
+        writeln!(out, "  {name:<20} {description}")?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Every scenario of the matrix (built-ins, or the files in `dir`) with its own strategies.
+pub fn matrix_cells(dir: Option<&std::path::Path>, seeds: &[u64]) -> anyhow::Result<Vec<Cell>> {
+    let scenarios = match dir {
+        None => sshrace_runner::builtin_scenarios()
+            .iter()
+            .map(|b| b.parse().map_err(anyhow::Error::from))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        Some(dir) => {
+            let mut paths: Vec<_> = std::fs::read_dir(dir)
+                .with_context(|| format!("reading {}", dir.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect();
+            paths.sort();
+            paths
+                .iter()
+                .map(|p| plan::load_scenario(&p.to_string_lossy()))
+                .collect::<anyhow::Result<Vec<_>>>()?
+        }
+    };
+    let mut cells = Vec::new();
+    for scenario in scenarios {
+        Registry::new().check(&scenario)?;
+        cells.extend(plan::cells(scenario, &[], seeds, None)?);
+    }
+    Ok(cells)
+}
+
+/// Run every cell's seeds; results grouped per cell, in seed order.
+pub fn execute_cells(
+    cells: &[Cell],
+    threads: usize,
+    show_progress: bool,
+) -> anyhow::Result<Vec<Vec<RunResult>>> {
+    let jobs: Vec<Job> = cells
+        .iter()
+        .flat_map(|cell| {
+            cell.seeds.iter().map(|seed| Job {
+                scenario: cell.scenario.clone(),
+                strategy: cell.strategy.clone(),
+                seed: *seed,
+            })
+        })
+        .collect();
+    let bar = crate::progress::bar(jobs.len(), show_progress);
+    let results = execute(&jobs, threads, &|done| bar.set_position(done as u64));
+    bar.finish_and_clear();
+    let mut results = results.into_iter();
+    let mut grouped = Vec::new();
+    for cell in cells {
+        let mut runs = Vec::new();
+        for _ in &cell.seeds {
+            let result = results.next().expect("one result per job");
+            runs.push(result.with_context(|| {
+                format!("{} with {}", cell.scenario.path, cell.strategy.name())
+            })?);
+        }
+        grouped.push(runs);
+    }
+    Ok(grouped)
+}
+
+fn report_cells(cells: &[Cell], common: &Common) -> anyhow::Result<ExitCode> {
+    let threads = common
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let runs: usize = cells.iter().map(|c| c.seeds.len()).sum();
+    eprintln!(
+        "sshrace: {} cells, {runs} runs, backend sim, {threads} threads, seeds {}",
+        cells.len(),
+        common.seeds
+    );
+    let start = std::time::Instant::now();
+    let grouped = execute_cells(cells, threads, common.format == FormatArg::Table)?;
+    let mut failed = false;
+    if common.check_determinism {
+        let again = execute_cells(cells, threads, common.format == FormatArg::Table)?;
+        for (first, second) in grouped.iter().flatten().zip(again.iter().flatten()) {
+            if first.trace_hash != second.trace_hash {
+                failed = true;
+                eprintln!(
+                    "determinism: {} with {} seed {} gave traces {} and {}\n  replay: sshrace replay {} --strategy {} --seed {}",
+                    first.scenario,
+                    first.strategy,
+                    first.seed,
+                    first.trace_hash,
+                    second.trace_hash,
+                    cells
+                        .iter()
+                        .find(|c| c.scenario.name == first.scenario)
+                        .map_or("?", |c| c.scenario.path.as_str()),
+                    first.strategy,
+                    first.seed
+                );
+            }
+        }
+        if !failed {
+            eprintln!("determinism: every seed gave the same trace twice");
+        }
+    }
+    let rows: Vec<Row> = cells
+        .iter()
+        .zip(&grouped)
+        .map(|(cell, runs)| Row::aggregate(&runs.iter().collect::<Vec<_>>(), cell.max_failure_rate))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    out.write_all(report::render(&rows, Format::from(common.format)).as_bytes())?;
+    out.flush()?;
+    for (cell, row) in cells.iter().zip(&rows) {
+        if let Some(seed) = row.failing_seeds.first() {
+            eprintln!(
+                "replay: sshrace replay {} --strategy {} --seed {seed}{}",
+                cell.scenario.path,
+                row.strategy,
+                if row.breaks_expectation() {
+                    "   (breaks its expectation)"
+                } else {
+                    ""
+                }
+            );
+        }
+        failed |= row.breaks_expectation();
+    }
+    eprintln!(
+        "sshrace: {runs} runs in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn replay(scenario: &str, strategy: &str, seed: &str) -> anyhow::Result<ExitCode> {
+    let seed = plan::parse_seed(seed)?;
+    let scenario = plan::load_scenario(scenario)?;
+    let spec = Registry::new().resolve(&scenario, strategy, &Default::default())?;
+    eprintln!(
+        "sshrace: replay {} strategy {} seed {seed} backend sim tick {} ms",
+        scenario.path,
+        strategy,
+        scenario.sim.tick.as_millis()
+    );
+    let result = run_one(&scenario, &spec, seed, true)?;
+    let mut out = std::io::stdout().lock();
+    if let Some(trace) = &result.trace {
+        out.write_all(trace.render().as_bytes())?;
+    }
+    writeln!(out, "\noutcomes:")?;
+    for (record, outcome) in &result.operations {
+        writeln!(
+            out,
+            "  op {:>4} {:<16} {}{}",
+            record.id,
+            record.workload,
+            outcome,
+            if record.measured {
+                ""
+            } else {
+                " (not measured)"
+            }
+        )?;
+    }
+    writeln!(out, "trace {}", result.trace_hash)?;
+    Ok(ExitCode::SUCCESS)
+}

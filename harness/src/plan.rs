@@ -1,0 +1,132 @@
+//! What will run: scenarios loaded and checked, strategies resolved, seeds expanded, before
+//! anything runs (nothing half-runs on bad input).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use sshrace_core::StrategyParams;
+use sshrace_runner::Registry;
+use sshrace_scenario::Scenario;
+use sshrace_strategy::StrategySpec;
+
+/// One (scenario, strategy) cell and the seeds to run it on.
+pub struct Cell {
+    pub scenario: Arc<Scenario>,
+    pub strategy: StrategySpec,
+    pub seeds: Vec<u64>,
+    pub max_failure_rate: Option<f64>,
+}
+
+/// Load a scenario from a file path, or a built-in by name.
+pub fn load_scenario(name: &str) -> anyhow::Result<Scenario> {
+    let path = Path::new(name);
+    let scenario = if path.exists() {
+        Scenario::load(path)?
+    } else if let Some(builtin) = sshrace_runner::builtin_scenarios()
+        .iter()
+        .find(|b| b.name == name)
+    {
+        builtin.parse()?
+    } else {
+        bail!(
+            "no scenario file or built-in scenario named {name:?} (`sshrace list` shows the built-ins)"
+        );
+    };
+    Registry::new().check(&scenario)?;
+    Ok(scenario)
+}
+
+/// Parse `--seeds`: `N` means `0..N`, `A..B` means A up to B (exclusive).
+pub fn parse_seeds(text: &str) -> anyhow::Result<Vec<u64>> {
+    let range = if let Some((from, to)) = text.split_once("..") {
+        let from = parse_seed(from).with_context(|| format!("--seeds {text}"))?;
+        let to = parse_seed(to).with_context(|| format!("--seeds {text}"))?;
+        if to <= from {
+            bail!("--seeds {text}: the range is empty (write A..B with A < B)");
+        }
+        from..to
+    } else {
+        let count = parse_seed(text).with_context(|| format!("--seeds {text}"))?;
+        if count == 0 {
+            bail!("--seeds 0: nothing to run (give a count N >= 1 or a range A..B)");
+        }
+        0..count
+    };
+    Ok(range.collect())
+}
+
+/// A seed in decimal or 0x-hex.
+pub fn parse_seed(text: &str) -> anyhow::Result<u64> {
+    let text = text.trim();
+    let parsed = match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.with_context(|| format!("{text:?} is not a seed (decimal or 0x-hex)"))
+}
+
+/// The scenario's regression seeds first, then `seeds`, without repeats.
+pub fn seeds_for(scenario: &Scenario, seeds: &[u64]) -> Vec<u64> {
+    let mut all = scenario.seeds.clone();
+    for seed in seeds {
+        if !all.contains(seed) {
+            all.push(*seed);
+        }
+    }
+    all
+}
+
+/// Cells for `scenario` with `strategies` (its own list when empty).
+pub fn cells(
+    scenario: Scenario,
+    strategies: &[String],
+    seeds: &[u64],
+    max_failure_rate: Option<f64>,
+) -> anyhow::Result<Vec<Cell>> {
+    let registry = Registry::new();
+    let names: Vec<String> = if strategies.is_empty() {
+        scenario.strategies.clone()
+    } else {
+        strategies.to_vec()
+    };
+    let seeds = seeds_for(&scenario, seeds);
+    let scenario = Arc::new(scenario);
+    names
+        .iter()
+        .map(|name| {
+            let strategy = registry
+                .resolve(&scenario, name, &StrategyParams::default())
+                .with_context(|| format!("scenario {}", scenario.path))?;
+            let expected = scenario
+                .expectations
+                .iter()
+                .find(|e| e.strategy == *name)
+                .map(|e| e.max_failure_rate);
+            Ok(Cell {
+                scenario: scenario.clone(),
+                strategy,
+                seeds: seeds.clone(),
+                max_failure_rate: match (expected, max_failure_rate) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeds_accept_a_count_a_range_and_hex() {
+        assert_eq!(parse_seeds("3").unwrap(), vec![0, 1, 2]);
+        assert_eq!(parse_seeds("5..7").unwrap(), vec![5, 6]);
+        assert_eq!(parse_seed("0x10").unwrap(), 16);
+        assert!(parse_seeds("7..5").is_err());
+        assert!(parse_seeds("0").is_err());
+        assert!(parse_seeds("x").is_err());
+    }
+}
