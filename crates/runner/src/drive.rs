@@ -151,25 +151,13 @@ impl Player {
         let deadline = operation
             .timeout
             .map_or(end, |t| (operation.at + t).min(end));
-        let (commands, hosts) = match &operation.kind {
-            PlannedKind::Command { host, spec } | PlannedKind::Interactive { host, spec } => {
-                (vec![spec.operation], vec![host.clone()])
-            }
-            PlannedKind::Job { steps } => {
-                let mut hosts: Vec<String> = Vec::new();
-                for step in steps {
-                    if !hosts.contains(&step.host) {
-                        hosts.push(step.host.clone());
-                    }
-                }
-                (steps.iter().map(|s| s.spec.operation).collect(), hosts)
-            }
-        };
+        let mut record = OpRecord::planned(&operation);
+        record.started = started;
         self.env.record(format!(
             "op {} {}: start on {}",
             operation.id,
             operation.workload,
-            hosts.join(",")
+            record.hosts.join(",")
         ));
         let work = self.execute(&operation);
         let result = match tokio::time::timeout(deadline.saturating_sub(started), work).await {
@@ -182,20 +170,13 @@ impl Player {
             operation.workload,
             summary(&result)
         ));
+        record.finished = Some(self.clock.now());
+        record.result = result;
         self.shared
             .records
             .lock()
             .expect("records lock")
-            .push(OpRecord {
-                id: operation.id,
-                workload: operation.workload.clone(),
-                measured: operation.measured,
-                commands,
-                hosts,
-                started,
-                finished: Some(self.clock.now()),
-                result,
-            });
+            .push(record);
     }
 
     async fn execute(&self, operation: &PlannedOperation) -> OpResult {

@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use sshrace_core::{ExecResult, TransportError};
+use sshrace_scenario::{PlannedKind, PlannedOperation};
 use sshrace_strategy::JobReport;
 
 /// What the client side saw of one planned operation.
@@ -39,4 +40,34 @@ pub enum OpResult {
     },
     /// No answer before the operation's deadline or the scenario's end.
     TimedOut,
+}
+
+impl OpRecord {
+    /// The record of `operation` before it ran: no answer yet.
+    pub(crate) fn planned(operation: &PlannedOperation) -> OpRecord {
+        let (commands, hosts) = match &operation.kind {
+            PlannedKind::Command { host, spec } | PlannedKind::Interactive { host, spec } => {
+                (vec![spec.operation], vec![host.clone()])
+            }
+            PlannedKind::Job { steps } => {
+                let mut hosts: Vec<String> = Vec::new();
+                for step in steps {
+                    if !hosts.contains(&step.host) {
+                        hosts.push(step.host.clone());
+                    }
+                }
+                (steps.iter().map(|s| s.spec.operation).collect(), hosts)
+            }
+        };
+        OpRecord {
+            id: operation.id,
+            workload: operation.workload.clone(),
+            measured: operation.measured,
+            commands,
+            hosts,
+            started: operation.at,
+            finished: None,
+            result: OpResult::TimedOut,
+        }
+    }
 }

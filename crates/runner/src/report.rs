@@ -39,7 +39,7 @@ pub fn render(rows: &[Row], format: Format) -> String {
     }
 }
 
-const HEADERS: [&str; 11] = [
+const HEADERS: [&str; 12] = [
     "scenario",
     "strategy",
     "runs",
@@ -49,11 +49,12 @@ const HEADERS: [&str; 11] = [
     "95% CI",
     "silent",
     "conns",
+    "leaked",
     "p50 ms",
-    "top failures",
+    "other outcomes",
 ];
 
-fn cells(row: &Row) -> [String; 11] {
+fn cells(row: &Row) -> [String; 12] {
     let mark = if row.breaks_expectation() { " !" } else { "" };
     [
         row.scenario.clone(),
@@ -65,13 +66,14 @@ fn cells(row: &Row) -> [String; 11] {
         format!("{}-{}", rate(row.ci_low), rate(row.ci_high)),
         row.silent_failures.to_string(),
         row.connections_opened.to_string(),
+        (row.leaked_connections + row.leaked_sessions).to_string(),
         millis(row.latency_p50_ms),
         row.top_failures(2),
     ]
 }
 
 fn table(rows: &[Row]) -> String {
-    let all: Vec<[String; 11]> = rows.iter().map(cells).collect();
+    let all: Vec<[String; 12]> = rows.iter().map(cells).collect();
     let mut widths = HEADERS.map(str::len);
     for row in &all {
         for (width, cell) in widths.iter_mut().zip(row) {

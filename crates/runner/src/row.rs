@@ -137,7 +137,8 @@ impl Row {
             .is_some_and(|max| self.failure_rate > max)
     }
 
-    /// The most frequent failure outcomes, e.g. `transport:closed-locally 41, timeout 3`.
+    /// The most frequent outcomes other than success, e.g. `transport:closed-locally 41, timeout 3`
+    /// (whether they count as failures depends on the scenario's `failing`).
     pub fn top_failures(&self, n: usize) -> String {
         let mut failures: Vec<(&String, &u64)> = self
             .outcomes

@@ -131,30 +131,7 @@ pub fn run_one(
             _ => None,
         })
         .collect();
-    let planned: Vec<(u64, String, bool, Vec<u64>, Vec<String>, Duration)> = plan
-        .operations
-        .iter()
-        .map(|op| {
-            let (commands, hosts) = match &op.kind {
-                sshrace_scenario::PlannedKind::Command { host, spec }
-                | sshrace_scenario::PlannedKind::Interactive { host, spec } => {
-                    (vec![spec.operation], vec![host.clone()])
-                }
-                sshrace_scenario::PlannedKind::Job { steps } => (
-                    steps.iter().map(|s| s.spec.operation).collect(),
-                    steps.iter().map(|s| s.host.clone()).collect(),
-                ),
-            };
-            (
-                op.id,
-                op.workload.clone(),
-                op.measured,
-                commands,
-                hosts,
-                op.at,
-            )
-        })
-        .collect();
+    let planned: Vec<OpRecord> = plan.operations.iter().map(OpRecord::planned).collect();
     let shared = Arc::new(Shared::default());
     let hosts: Vec<String> = scenario.hosts.iter().map(|h| h.name.clone()).collect();
     let end = operations_end(scenario);
@@ -174,19 +151,10 @@ pub fn run_one(
     let teardowns = shared.teardowns.lock().expect("teardowns lock").clone();
     let ledger = outcome.ledger;
     let mut operations = Vec::with_capacity(planned.len());
-    for (id, workload, measured, commands, hosts, at) in planned {
-        let record = match records.iter().position(|r| r.id == id) {
+    for planned in planned {
+        let record = match records.iter().position(|r| r.id == planned.id) {
             Some(index) => records.swap_remove(index),
-            None => OpRecord {
-                id,
-                workload,
-                measured,
-                commands,
-                hosts,
-                started: at,
-                finished: None,
-                result: OpResult::TimedOut,
-            },
+            None => planned,
         };
         let judged = classify(&record, &ledger, &teardowns);
         operations.push((record, judged));

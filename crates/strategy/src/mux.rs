@@ -57,7 +57,14 @@ struct Master {
     connection: Arc<dyn Connection>,
     started: Instant,
     uses: Arc<AtomicU64>,
+    /// The master is exiting (ControlPersist ran out): its socket still answers `-O check`,
+    /// but a new session request meets a closing master.
+    exiting: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// How long an OpenSSH master takes to exit once ControlPersist runs out (close channels, send
+/// the disconnect, unlink the socket): a client arriving meanwhile gets a broken pipe.
+const MASTER_EXIT: Duration = Duration::from_millis(100);
 
 impl Mux {
     /// Build for one run.
@@ -168,6 +175,7 @@ impl Mux {
             connection,
             started: Instant::now(),
             uses: Arc::default(),
+            exiting: Arc::default(),
         };
         self.masters
             .lock()
@@ -197,6 +205,8 @@ impl Mux {
                     master.connection.id(),
                     persist.as_secs()
                 ));
+                master.exiting.store(true, Ordering::SeqCst);
+                tokio::time::sleep(MASTER_EXIT).await;
                 master.connection.close().await;
             }
         });
@@ -219,6 +229,12 @@ impl Mux {
             return self.direct(request).await;
         }
         let master = self.ensure_master(request).await?;
+        if master.exiting.load(Ordering::SeqCst) {
+            return Err(TransportError::new(
+                Cause::ConnectionClosed,
+                "mux_client_hello_exchange: write packet: Broken pipe",
+            ));
+        }
         master.uses.fetch_add(1, Ordering::SeqCst);
         let result = match master.connection.exec(&request.command).await {
             Ok(session) => session.wait().await,
