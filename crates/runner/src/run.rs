@@ -115,6 +115,7 @@ pub fn run_one(
     let plan = scenario.plan(seed);
     let mut config = WorldConfig::new(seed)
         .tick(scenario.sim.tick)
+        .idle_tick(scenario.sim.idle_tick)
         .duration(operations_end(scenario) + SHUTDOWN_GRACE)
         .latency(scenario.sim.latency, scenario.sim.jitter);
     for host in &scenario.hosts {

@@ -99,6 +99,7 @@ pub(crate) fn parse_seed(text: &str) -> Option<u64> {
 pub(crate) struct RawSim {
     pub(crate) duration_ms: Spanned<u64>,
     pub(crate) tick_ms: Option<Spanned<u64>>,
+    pub(crate) idle_tick_ms: Option<Spanned<u64>>,
     pub(crate) latency_ms: Option<u64>,
     pub(crate) jitter_ms: Option<u64>,
     pub(crate) time_scale: Option<Spanned<f64>>,

@@ -95,6 +95,10 @@ pub struct SimSettings {
     pub duration: Duration,
     /// Simulation step (`tick_ms`, default 1 ms, > 0).
     pub tick: Duration,
+    /// Step while nothing is in flight on the network (`idle_tick_ms`, a whole multiple of the
+    /// tick, default 10 ticks; equal to the tick turns idle stepping off). The first packet
+    /// after an idle stretch may wait up to this long.
+    pub idle_tick: Duration,
     /// One-way network latency (`latency_ms`, default 1 ms).
     pub latency: Duration,
     /// Extra one-way latency, up to this (`jitter_ms`, default 0).
@@ -254,6 +258,7 @@ mod tests {
             sim: SimSettings {
                 duration: ms(3_600_000),
                 tick: ms(2),
+                idle_tick: ms(20),
                 latency: ms(3),
                 jitter: ms(1),
                 time_scale: 0.5,
@@ -468,6 +473,7 @@ mod tests {
             SimSettings {
                 duration: ms(60_000),
                 tick: ms(1),
+                idle_tick: ms(10),
                 latency: ms(1),
                 jitter: ms(0),
                 time_scale: 1.0,

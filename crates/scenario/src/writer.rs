@@ -31,6 +31,7 @@ impl Scenario {
         out.header("[sim]");
         out.kv("duration_ms", ms(self.sim.duration));
         out.kv("tick_ms", ms(self.sim.tick));
+        out.kv("idle_tick_ms", ms(self.sim.idle_tick));
         out.kv("latency_ms", ms(self.sim.latency));
         out.kv("jitter_ms", ms(self.sim.jitter));
         out.kv("time_scale", float(self.sim.time_scale));

@@ -6,7 +6,7 @@ use sshrace_sshd::SshdConfig;
 /// Everything a simulated run depends on. Two runs with equal configs produce byte-identical
 /// traces and ledgers.
 ///
-/// Defaults: tick 1 ms, duration 1 h, latency 1 ms one way with no jitter, jitter redrawn every
+/// Defaults: tick 1 ms, no idle stepping, duration 1 h, latency 1 ms one way with no jitter, jitter redrawn every
 /// 100 ms, no targets, no faults.
 #[derive(Debug, Clone)]
 pub struct WorldConfig {
@@ -15,6 +15,11 @@ pub struct WorldConfig {
     /// Simulated time per step. Network delivery happens at step boundaries, so it bounds the
     /// latency resolution; larger ticks run idle stretches faster.
     pub tick: Duration,
+    /// Step size while nothing is in flight on the network (`None`: always `tick`). Hosts'
+    /// timers still fire at their exact instants inside a long step, but a message sent during
+    /// one is delivered at its end: the first packet after an idle stretch may wait up to this
+    /// long. Steps never cross a fault's instant.
+    pub idle_tick: Option<Duration>,
     /// Simulated time after which the run stops, finished or not.
     pub duration: Duration,
     /// sshd hosts.
@@ -44,6 +49,7 @@ impl WorldConfig {
         Self {
             seed,
             tick: Duration::from_millis(1),
+            idle_tick: None,
             duration: Duration::from_secs(3600),
             targets: Vec::new(),
             latency: Duration::from_millis(1),
@@ -76,6 +82,12 @@ impl WorldConfig {
     /// Set the step size.
     pub fn tick(mut self, tick: Duration) -> Self {
         self.tick = tick;
+        self
+    }
+
+    /// Step by `idle_tick` across idle stretches.
+    pub fn idle_tick(mut self, idle_tick: Duration) -> Self {
+        self.idle_tick = Some(idle_tick);
         self
     }
 

@@ -122,6 +122,7 @@ impl World {
         let mut links = Links::new(config);
         let mut next_fault = 0;
         let mut steps = 0u64;
+        let mut current_step = config.tick;
         loop {
             let now = sim.elapsed();
             between_steps.set(now);
@@ -141,6 +142,17 @@ impl World {
             links.update(&sim, config, now);
             if now >= config.duration {
                 break;
+            }
+            let step = step_size(
+                config,
+                &sim,
+                now,
+                faults.get(next_fault).map(|f| f.at),
+                &links,
+            );
+            if step != current_step {
+                sim.set_tick_duration(step);
+                current_step = step;
             }
             steps += 1;
             match sim.step() {
@@ -165,6 +177,33 @@ impl World {
             steps,
         })
     }
+}
+
+/// The next step: `tick` while anything is in flight, otherwise `idle_tick`, never past the next
+/// fault, jitter redraw or the end, and always a whole number of ticks (so instants stay on the
+/// tick grid whatever the step history).
+fn step_size(
+    config: &WorldConfig,
+    sim: &turmoil::Sim<'_>,
+    now: Duration,
+    next_fault: Option<Duration>,
+    links: &Links,
+) -> Duration {
+    let Some(idle) = config.idle_tick.filter(|idle| *idle > config.tick) else {
+        return config.tick;
+    };
+    if sim.has_messages_in_flight() {
+        return config.tick;
+    }
+    let mut horizon = idle.min(config.duration.saturating_sub(now));
+    if let Some(at) = next_fault {
+        horizon = horizon.min(at.saturating_sub(now));
+    }
+    if links.jittered() {
+        horizon = horizon.min(links.next_draw.saturating_sub(now));
+    }
+    let ticks = (horizon.as_nanos() / config.tick.as_nanos()).max(1) as u32;
+    config.tick * ticks
 }
 
 fn host_names(config: &WorldConfig) -> Vec<String> {
@@ -269,6 +308,10 @@ impl Links {
         };
         self.latency.insert(key, (base, jitter));
         sim.set_link_latency(a, b, base);
+    }
+
+    fn jittered(&self) -> bool {
+        self.latency.values().any(|(_, jitter)| !jitter.is_zero())
     }
 
     fn update(&mut self, sim: &turmoil::Sim<'_>, config: &WorldConfig, now: Duration) {

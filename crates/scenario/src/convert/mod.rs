@@ -240,6 +240,9 @@ fn strategies(
     Ok((names, Positions(positions)))
 }
 
+/// Default idle step, in ticks: a long step when nothing is in flight.
+const DEFAULT_IDLE_TICKS: u64 = 10;
+
 fn sim(source: &Source<'_>, raw: &RawSim) -> Result<SimSettings, ScenarioError> {
     if *raw.duration_ms.get_ref() == 0 {
         return Err(source.at(&raw.duration_ms, "sim.duration_ms", "must be > 0"));
@@ -250,6 +253,20 @@ fn sim(source: &Source<'_>, raw: &RawSim) -> Result<SimSettings, ScenarioError> 
         }
         Some(tick) => *tick.get_ref(),
         None => 1,
+    };
+    let idle_tick = match &raw.idle_tick_ms {
+        Some(idle) if *idle.get_ref() < tick || *idle.get_ref() % tick != 0 => {
+            return Err(source.at(
+                idle,
+                "sim.idle_tick_ms",
+                format!(
+                    "{} is not a whole multiple of tick_ms ({tick})",
+                    idle.get_ref()
+                ),
+            ));
+        }
+        Some(idle) => *idle.get_ref(),
+        None => tick * DEFAULT_IDLE_TICKS,
     };
     let time_scale = match &raw.time_scale {
         Some(scale) if !(*scale.get_ref() > 0.0 && *scale.get_ref() <= 1.0) => {
@@ -265,6 +282,7 @@ fn sim(source: &Source<'_>, raw: &RawSim) -> Result<SimSettings, ScenarioError> 
     Ok(SimSettings {
         duration: Duration::from_millis(*raw.duration_ms.get_ref()),
         tick: Duration::from_millis(tick),
+        idle_tick: Duration::from_millis(idle_tick),
         latency: Duration::from_millis(raw.latency_ms.unwrap_or(1)),
         jitter: Duration::from_millis(raw.jitter_ms.unwrap_or(0)),
         time_scale,
