@@ -20,3 +20,33 @@ fn builtin_matrix_at_seeds_0_and_1() {
     }
     insta::assert_snapshot!(render(&rows, Format::Table));
 }
+
+/// Seeds run in parallel, but results come back in job order: the same rows whatever the
+/// number of threads.
+#[test]
+fn results_do_not_depend_on_the_number_of_threads() {
+    use sshrace_runner::{Job, Registry, builtin_scenarios, execute};
+    let scenario = std::sync::Arc::new(
+        builtin_scenarios()
+            .iter()
+            .find(|b| b.name == "max-sessions-one-master")
+            .unwrap()
+            .parse()
+            .unwrap(),
+    );
+    let strategy = Registry::new().resolve(&scenario, "cached", &Default::default()).unwrap();
+    let jobs: Vec<Job> = (0..6)
+        .map(|seed| Job {
+            scenario: scenario.clone(),
+            strategy: strategy.clone(),
+            seed,
+        })
+        .collect();
+    let hashes = |threads| -> Vec<String> {
+        execute(&jobs, threads, &|_| {})
+            .into_iter()
+            .map(|r| r.unwrap().trace_hash)
+            .collect()
+    };
+    assert_eq!(hashes(1), hashes(3));
+}
