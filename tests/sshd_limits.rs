@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use sshrace_core::{Cause, CommandSpec, ConnectOptions, ConnectionEnd, SessionEnd};
+use sshrace_runner::wilson;
 use sshrace_sim::{World, WorldConfig};
 use sshrace_sshd::{MaxStartups, SshdConfig};
-use sshrace_tests::{now, run, secs, wilson};
+use sshrace_tests::{now, run, secs};
 use tokio::io::AsyncReadExt;
 
 /// Open `n` connections at once and report how each attempt failed (`None`: authenticated).

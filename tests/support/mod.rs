@@ -22,17 +22,6 @@ pub fn now() -> Duration {
     turmoil::sim_elapsed().expect("inside a simulation")
 }
 
-/// Wilson score interval for `successes` out of `trials` at 95%.
-pub fn wilson(successes: u64, trials: u64) -> (f64, f64) {
-    let z = 1.959_963_984_540_054_f64;
-    let n = trials as f64;
-    let p = successes as f64 / n;
-    let denominator = 1.0 + z * z / n;
-    let centre = (p + z * z / (2.0 * n)) / denominator;
-    let half = z * ((p * (1.0 - p) + z * z / (4.0 * n)) / n).sqrt() / denominator;
-    (centre - half, centre + half)
-}
-
 /// A strategy environment for client code running in a simulation.
 pub fn env(ctx: &sshrace_sim::SimContext) -> sshrace_strategy::Env {
     sshrace_strategy::Env {

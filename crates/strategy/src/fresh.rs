@@ -3,6 +3,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sshrace_core::{ExecResult, StrategyParams, TransportError, millis_or_off};
 
+use crate::policy::run_on_new_connection;
 use crate::{ConnectionPolicy, Env, Request};
 
 /// `fresh`: connect, run, close, for every command; no reuse, no retry.
@@ -33,13 +34,7 @@ impl ConnectionPolicy for Fresh {
     async fn run(&self, request: &Request) -> Result<ExecResult, TransportError> {
         let mut options = request.options();
         options.connect_timeout = self.connect_timeout;
-        let connection = self.env.transport.connect(&request.host, &options).await?;
-        let result = match connection.exec(&request.command).await {
-            Ok(session) => session.wait().await,
-            Err(error) => Err(error),
-        };
-        connection.close().await;
-        result
+        run_on_new_connection(self.env.transport.as_ref(), &options, request).await
     }
 
     async fn shutdown(&self) {}

@@ -10,6 +10,7 @@ use sshrace_core::{
 use tokio::time::Instant;
 
 use crate::backoff::capped;
+use crate::policy::run_on_new_connection;
 use crate::{ConnectionPolicy, Env, MasterCommand, Request};
 
 /// How a [`Mux`] recycles a master that is too old.
@@ -215,13 +216,7 @@ impl Mux {
     async fn direct(&self, request: &Request) -> Result<ExecResult, TransportError> {
         let mut options = self.options.clone();
         options.identity = request.identity.clone();
-        let connection = self.env.transport.connect(&request.host, &options).await?;
-        let result = match connection.exec(&request.command).await {
-            Ok(session) => session.wait().await,
-            Err(error) => Err(error),
-        };
-        connection.close().await;
-        result
+        run_on_new_connection(self.env.transport.as_ref(), &options, request).await
     }
 
     async fn once(&self, request: &Request) -> Result<ExecResult, TransportError> {

@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use sshrace_core::{ConnectOptions, ExecResult, TransportError};
+use sshrace_core::{ConnectOptions, ExecResult, Transport, TransportError};
 
 /// One command the caller wants run on one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,4 +77,19 @@ pub trait ConnectionPolicy: Send + Sync {
 
     /// The run is over: close everything this policy holds.
     async fn shutdown(&self);
+}
+
+/// Connect with `options`, run `request.command`, close: one command on its own connection.
+pub(crate) async fn run_on_new_connection(
+    transport: &dyn Transport,
+    options: &ConnectOptions,
+    request: &Request,
+) -> Result<ExecResult, TransportError> {
+    let connection = transport.connect(&request.host, options).await?;
+    let result = match connection.exec(&request.command).await {
+        Ok(session) => session.wait().await,
+        Err(error) => Err(error),
+    };
+    connection.close().await;
+    result
 }
