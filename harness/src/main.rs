@@ -17,6 +17,13 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Args::parse();
+    // Logs (strategies, the simulation, russh) go to stderr, filtered by RUST_LOG; off unless set.
+    if std::env::var_os("RUST_LOG").is_some() {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
     match commands::run(args) {
         Ok(code) => code,
         Err(error) => {
