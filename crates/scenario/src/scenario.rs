@@ -147,9 +147,10 @@ impl Scenario {
         crate::convert::scenario(Source::new(path, text))
     }
 
-    /// Read and validate the scenario file at `path`. An I/O error is reported at line 0,
-    /// column 0, with no field.
-    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    /// Read and validate the scenario file at `path` (a `&str`, `Path` or `PathBuf`). An I/O
+    /// error is reported at line 0, column 0, with no field.
+    pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        let path = path.as_ref();
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
             path: shown.clone(),
