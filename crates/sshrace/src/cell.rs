@@ -85,7 +85,7 @@ pub(crate) fn run_cells(
         runs = jobs.len(),
         threads,
         keep_traces,
-        "sshrace: running"
+        "running check"
     );
     let results = if keep_traces {
         execute_traced(&jobs, threads)

@@ -3,6 +3,13 @@ use sshrace_scenario::ScenarioError;
 
 /// Why a check could not run at all. A failed assertion is not an error: it panics with the
 /// result table and a replay command (see [`Report`](crate::Report)).
+///
+/// ```
+/// use sshrace::{Check, Error};
+///
+/// let error = Check::new("pool").try_run().unwrap_err();
+/// assert!(matches!(error, Error::NoScenarios));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A scenario file is invalid or unreadable; the message points at `path:line:column`.

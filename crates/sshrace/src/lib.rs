@@ -66,8 +66,8 @@
 //!   [`Transport`], a seeded random stream, the run's [`Trace`]) and [`StrategySpec::custom`] to
 //!   name it. The transport side: [`Connection`], [`Session`], [`ConnectOptions`] (named after
 //!   `ssh_config`), [`ExecResult`] and [`TransportError`] with its [`Cause`], each an exit-255
-//!   failure OpenSSH reports. [`async_trait`] is re-exported, so sshrace is the only dependency
-//!   a strategy needs.
+//!   failure OpenSSH reports. [`#[async_trait]`](macro@async_trait) is re-exported: a strategy
+//!   needs no other sshrace crate, nor async-trait.
 //! - **Choosing what runs**: [`Check`] takes a [`Strategy`] (yours, or a built-in by name such
 //!   as `"pool"`), scenarios and seeds.
 //! - **Judging**: [`Check::run`] returns a [`Report`]: one [`Row`] per scenario and strategy, the

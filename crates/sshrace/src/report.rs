@@ -19,15 +19,15 @@ const SEEDS_SHOWN: usize = 20;
 /// table, the failing seeds per scenario and the command that replays one:
 ///
 /// ```text
-/// sshrace: one-shot failed 24.0% of measured operations in flood-fresh-connections (23 of 96, 95% CI 16.5%-33.4%); expected below 1.0%
+/// sshrace: one-shot failed 40.8% of measured operations in max-startups-retry-storm (49 of 120, 95% CI 32.5%-49.8%); expected below 1.0%
 ///
-/// scenario                 strategy  runs  ops  failed  rate   95% CI       silent  conns  leaked  p50 ms  other outcomes
-/// flood-fresh-connections  one-shot  2     96   23      24.0%  16.5%-33.4%  0       96     0       4241    transport:closed-before-banner 23
+/// scenario                  strategy  runs  ops  failed  rate   95% CI       silent  conns  leaked  p50 ms  other outcomes
+/// max-startups-retry-storm  one-shot  2     120  49      40.8%  32.5%-49.8%  0       120    0       1033    transport:closed-before-banner 49
 ///
 /// failing seeds:
-///   flood-fresh-connections: 0, 1
+///   max-startups-retry-storm: 0, 1
 /// replay:
-///   SSHRACE_SEED=0 cargo test -- one_shot_survives_the_flood --exact --nocapture
+///   SSHRACE_SEED=0 cargo test -- one_shot_survives_the_storm --exact --nocapture
 /// ```
 ///
 /// For a built-in strategy the replay line is `sshrace replay <scenario> --strategy <name>
@@ -130,6 +130,18 @@ impl Report {
     ///
     /// If the rate is `max` or more, with the table, the seeds with a failure and a replay
     /// command; or if the check has no scenario named `scenario`.
+    ///
+    /// ```should_panic
+    /// use sshrace::{Check, builtin};
+    /// # let one_shot = sshrace::doc_support::one_shot();
+    ///
+    /// // A fresh connection per command, 60 at once, against MaxStartups 10:30:100.
+    /// Check::new(one_shot)
+    ///     .scenario(builtin::named("max-startups-retry-storm"))
+    ///     .seeds(0..2)
+    ///     .run()
+    ///     .assert_failure_rate_below("max-startups-retry-storm", 0.01);
+    /// ```
     #[track_caller]
     pub fn assert_failure_rate_below(&self, scenario: &str, max: f64) -> &Self {
         let (cell, row) = self.cell(scenario);
@@ -192,6 +204,17 @@ impl Report {
     /// # Panics
     ///
     /// With the table, the seeds that leaked and a replay command.
+    ///
+    /// ```
+    /// use sshrace::{Check, builtin};
+    ///
+    /// Check::new("pool")
+    ///     .scenario(builtin::named("max-sessions-one-master"))
+    ///     .seeds(0..2)
+    ///     .run()
+    ///     .assert_no_leaks()
+    ///     .assert_meets_expectations();
+    /// ```
     #[track_caller]
     pub fn assert_no_leaks(&self) -> &Self {
         let failing = self.failing_seeds(|run| run.leaked_sessions + run.leaked_connections > 0);
@@ -221,6 +244,18 @@ impl Report {
     /// With each scenario's difference and interval, both strategies' rows, the seeds on which
     /// the strategy under test failed more often (most extra failures first) and a replay
     /// command; or if the baseline cannot run (see [`Check::try_run`]).
+    ///
+    /// ```
+    /// use sshrace::{Check, builtin};
+    /// # let one_shot = sshrace::doc_support::one_shot();
+    ///
+    /// // The built-in pool against a fresh connection per command.
+    /// Check::new("pool")
+    ///     .scenario(builtin::named("max-sessions-one-master"))
+    ///     .seeds(0..4)
+    ///     .run()
+    ///     .assert_not_worse_than(one_shot);
+    /// ```
     #[track_caller]
     pub fn assert_not_worse_than(&self, baseline: impl Into<Strategy>) -> &Self {
         let baseline = baseline.into();
@@ -264,6 +299,22 @@ impl Report {
     /// # Errors
     ///
     /// If the baseline cannot run in some scenario (see [`Check::try_run`]).
+    ///
+    /// ```
+    /// use sshrace::{Check, builtin};
+    /// # let one_shot = sshrace::doc_support::one_shot();
+    ///
+    /// let report = Check::new(one_shot)
+    ///     .scenario(builtin::named("max-startups-retry-storm"))
+    ///     .seeds(0..4)
+    ///     .run();
+    /// let differences = report.compare("pool")?;
+    /// assert!(differences[0].is_worse());
+    /// assert!(differences[0]
+    ///     .summary()
+    ///     .starts_with("max-startups-retry-storm: one-shot 38.8% vs pool 0.0%: +38.8 points (95% CI +34.2 to +43.3"));
+    /// # Ok::<(), sshrace::Error>(())
+    /// ```
     pub fn compare(&self, baseline: impl Into<Strategy>) -> Result<Vec<Difference>, Error> {
         self.pair_with(&baseline.into()).map(|(d, _)| d)
     }
