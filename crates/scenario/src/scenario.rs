@@ -525,7 +525,7 @@ mod tests {
         assert_eq!(scenario.path, path.display().to_string());
         std::fs::remove_dir_all(&dir).expect("cleanup");
 
-        let error = Scenario::load(&dir.join("missing.toml")).expect_err("no such file");
+        let error = Scenario::load(dir.join("missing.toml")).expect_err("no such file");
         assert_eq!((error.line, error.column, error.field.as_str()), (0, 0, ""));
         assert!(error.path.ends_with("missing.toml"));
     }
