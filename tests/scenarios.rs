@@ -31,7 +31,7 @@ fn every_scenario_file_is_a_builtin_and_parses() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     for name in files() {
         let scenario =
-            Scenario::load(&dir.join(format!("{name}.toml"))).unwrap_or_else(|e| panic!("{e}"));
+            Scenario::load(dir.join(format!("{name}.toml"))).unwrap_or_else(|e| panic!("{e}"));
         Registry::new()
             .check(&scenario)
             .unwrap_or_else(|e| panic!("{e}"));

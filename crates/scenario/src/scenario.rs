@@ -151,9 +151,10 @@ impl Scenario {
         crate::convert::scenario(Source::new(path, text))
     }
 
-    /// Read and validate the scenario file at `path`. An I/O error is reported at line 0,
-    /// column 0, with no field.
-    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+    /// Read and validate the scenario file at `path` (a `&str`, `Path` or `PathBuf`). An I/O
+    /// error is reported at line 0, column 0, with no field.
+    pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        let path = path.as_ref();
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
             path: shown.clone(),
@@ -530,7 +531,7 @@ mod tests {
         assert_eq!(scenario.path, path.display().to_string());
         std::fs::remove_dir_all(&dir).expect("cleanup");
 
-        let error = Scenario::load(&dir.join("missing.toml")).expect_err("no such file");
+        let error = Scenario::load(dir.join("missing.toml")).expect_err("no such file");
         assert_eq!((error.line, error.column, error.field.as_str()), (0, 0, ""));
         assert!(error.path.ends_with("missing.toml"));
     }
