@@ -133,7 +133,8 @@ pub enum Command {
     /// rate (B - A) is a pair. The report gives its mean with a 95% confidence interval and a
     /// two-sided paired t-test (Student's t, pairs - 1 degrees of freedom), with the exact sign
     /// test beside it (no assumption on the shape of the differences); "significant" means the
-    /// t-test's p-value is below --alpha. It then lists the seeds where one strategy failed and
+    /// t-test's p-value is below --alpha (when every seed gives the same difference the t-test
+    /// is undefined and the sign test decides). It then lists the seeds where one strategy failed and
     /// the other did not, each with the command that replays it. Seeds without a measured
     /// operation are left out of the test; a scenario's regression seeds are not added.
     ///

@@ -121,23 +121,33 @@ fn report(c: &Comparison) -> String {
         points(t.ci_low),
         points(t.ci_high)
     );
+    let verdict = if c.significant {
+        format!("significant at alpha {}", c.alpha)
+    } else {
+        format!("not significant at alpha {}", c.alpha)
+    };
+    match (t.t, t.p_value) {
+        (Some(statistic), Some(p)) => {
+            out += &format!(
+                "paired t-test: t = {statistic:.3}, df = {}, p {}, {verdict}\n",
+                t.degrees_of_freedom,
+                p_value(p)
+            );
+        }
+        _ => {
+            out += "paired t-test: undefined, every seed gave the same difference (the sign test decides)\n";
+        }
+    }
     out += &format!(
-        "paired t-test: t = {:.3}, df = {}, p {}: {} at alpha {}\n",
-        t.t,
-        t.degrees_of_freedom,
-        p_value(t.p_value),
-        if c.significant {
-            "significant"
-        } else {
-            "not significant"
-        },
-        c.alpha
-    );
-    out += &format!(
-        "sign test (exact): B failed more on {} seeds, less on {}, tied on {ties}: p {}\n",
+        "sign test (exact): B failed more on {} seeds, less on {}, tied on {ties}: p {}{}\n",
         c.b_worse,
         c.b_better,
-        p_value(c.sign_test_p)
+        p_value(c.sign_test_p),
+        if c.verdict_test == "sign" {
+            format!(", {verdict}")
+        } else {
+            String::new()
+        }
     );
     for (label, strategy, seeds) in [
         ("A", &c.a.strategy, &c.only_a_failed),

@@ -7,7 +7,8 @@
 //! seeds without a measured operation carry no information and are left out. The main test is
 //! a two-sided paired t-test (Student's t with `pairs - 1` degrees of freedom), which also gives
 //! the 95% interval of the mean difference; the exact sign test, which assumes nothing about the
-//! shape of the differences, is reported beside it.
+//! shape of the differences, is reported beside it. When every seed gives the same difference
+//! the t-test is undefined (no spread) and the verdict is the sign test's.
 
 use std::sync::Arc;
 
@@ -74,7 +75,11 @@ pub struct Comparison {
     pub sign_test_p: f64,
     /// Significance level the verdict uses.
     pub alpha: f64,
-    /// Whether the paired t-test's p-value is below `alpha`.
+    /// The test the verdict rests on: `paired-t`, or `sign` when the t-test is undefined.
+    pub verdict_test: &'static str,
+    /// The p-value the verdict rests on.
+    pub p_value: f64,
+    /// Whether `p_value` is below `alpha`.
     pub significant: bool,
     /// Seeds where A had a failed measured operation and B had none.
     pub only_a_failed: Vec<u64>,
@@ -114,6 +119,11 @@ impl Comparison {
                 .map(|(x, _)| x.seed)
                 .collect::<Vec<_>>()
         };
+        let sign_test_p = sign_test(b_worse, b_better);
+        let (verdict_test, p_value) = match test.p_value {
+            Some(p) => ("paired-t", p),
+            None => ("sign", sign_test_p),
+        };
         Ok(Comparison {
             scenario: a_runs[0].scenario.clone(),
             path: path.to_owned(),
@@ -123,9 +133,11 @@ impl Comparison {
             paired_t: test,
             b_worse,
             b_better,
-            sign_test_p: sign_test(b_worse, b_better),
+            sign_test_p,
             alpha,
-            significant: test.p_value < alpha,
+            verdict_test,
+            p_value,
+            significant: p_value < alpha,
             only_a_failed: failed_only(a_runs, b_runs),
             only_b_failed: failed_only(b_runs, a_runs),
         })

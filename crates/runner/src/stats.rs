@@ -36,16 +36,16 @@ pub struct PairedT {
     pub ci_low: f64,
     /// Upper end of the 95% confidence interval of the mean difference.
     pub ci_high: f64,
-    /// The t statistic (infinite when every difference is the same non-zero value).
-    pub t: f64,
+    /// The t statistic; `None` when every difference is the same (no spread: t is undefined).
+    pub t: Option<f64>,
     /// Degrees of freedom, `pairs - 1`.
     pub degrees_of_freedom: usize,
-    /// Two-sided p-value from Student's t distribution.
-    pub p_value: f64,
+    /// Two-sided p-value from Student's t distribution; `None` without spread.
+    pub p_value: Option<f64>,
 }
 
 /// Paired t-test of `differences` (at least two). When they are all equal there is no spread:
-/// the interval is that value, and p is 1 if it is zero and 0 otherwise.
+/// the interval is that value and the test is undefined (`t` and `p_value` are `None`).
 pub fn paired_t(differences: &[f64]) -> Option<PairedT> {
     let n = differences.len();
     if n < 2 {
@@ -58,17 +58,13 @@ pub fn paired_t(differences: &[f64]) -> Option<PairedT> {
     let distribution =
         StudentsT::new(0.0, 1.0, degrees_of_freedom as f64).expect("freedom is at least 1");
     let (t, p_value, half) = if standard_error <= f64::EPSILON * mean.abs().max(1.0) {
-        if mean == 0.0 {
-            (0.0, 1.0, 0.0)
-        } else {
-            (f64::INFINITY.copysign(mean), 0.0, 0.0)
-        }
+        (None, None, 0.0)
     } else {
         let t = mean / standard_error;
         let p = 2.0 * (1.0 - distribution.cdf(t.abs()));
         (
-            t,
-            p.clamp(0.0, 1.0),
+            Some(t),
+            Some(p.clamp(0.0, 1.0)),
             distribution.inverse_cdf(0.975) * standard_error,
         )
     };
@@ -119,17 +115,18 @@ mod tests {
     fn paired_t_matches_a_worked_example() {
         // Differences 1..=5: mean 3, sd sqrt(2.5), se 0.7071, t 4.243 on 4 df, p 0.0132.
         let test = paired_t(&[1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
-        assert!((test.t - 4.2426).abs() < 1e-3, "{test:?}");
-        assert!((test.p_value - 0.0132).abs() < 1e-3, "{test:?}");
+        assert!((test.t.unwrap() - 4.2426).abs() < 1e-3, "{test:?}");
+        assert!((test.p_value.unwrap() - 0.0132).abs() < 1e-3, "{test:?}");
         // t(0.975, 4) = 2.776: 3 -/+ 1.963.
         assert!((test.ci_low - 1.0368).abs() < 1e-3 && (test.ci_high - 4.9632).abs() < 1e-3);
         assert_eq!(test.degrees_of_freedom, 4);
     }
 
     #[test]
-    fn paired_t_without_spread_is_certain_or_null() {
-        assert_eq!(paired_t(&[0.0, 0.0, 0.0]).unwrap().p_value, 1.0);
-        assert_eq!(paired_t(&[0.2, 0.2]).unwrap().p_value, 0.0);
+    fn paired_t_without_spread_is_undefined() {
+        let flat = paired_t(&[0.2, 0.2]).unwrap();
+        assert_eq!((flat.t, flat.p_value), (None, None));
+        assert_eq!((flat.ci_low, flat.mean, flat.ci_high), (0.2, 0.2, 0.2));
         assert!(paired_t(&[0.5]).is_none());
     }
 
