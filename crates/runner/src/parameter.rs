@@ -157,14 +157,17 @@ impl Parameter {
             .iter()
             .find(|w| w.name == *item)
             .expect("parse checked the item");
-        let fits = match (key, &workload.arrivals) {
-            (WorkloadKey::Burst, Arrivals::Burst { .. }) => true,
-            (WorkloadKey::AtMs, Arrivals::Burst { .. } | Arrivals::Once { .. }) => true,
-            (WorkloadKey::EveryMs, Arrivals::Periodic { .. }) => true,
-            (WorkloadKey::RatePerHour, Arrivals::Poisson { .. }) => true,
-            (WorkloadKey::DurationMs | WorkloadKey::TimeoutMs, _) => true,
-            _ => false,
-        };
+        let fits = matches!(
+            (key, &workload.arrivals),
+            (WorkloadKey::Burst, Arrivals::Burst { .. })
+                | (
+                    WorkloadKey::AtMs,
+                    Arrivals::Burst { .. } | Arrivals::Once { .. }
+                )
+                | (WorkloadKey::EveryMs, Arrivals::Periodic { .. })
+                | (WorkloadKey::RatePerHour, Arrivals::Poisson { .. })
+                | (WorkloadKey::DurationMs | WorkloadKey::TimeoutMs, _)
+        );
         if fits {
             return Ok(());
         }
