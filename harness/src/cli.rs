@@ -16,9 +16,9 @@ use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "sshrace", version)]
 #[command(after_help = "\
-Exit status: 0 every run met expectations; 1 a failure rate broke an expectation
-(--max-failure-rate, a scenario's [[expect]]) or --check-determinism found a difference;
-2 usage, scenario or environment error.
+Exit status: 0 every run met expectations (replay, sweep and compare: the report was written);
+1 a failure rate broke an expectation (--max-failure-rate, a scenario's [[expect]]) or
+--check-determinism found a difference; 2 usage, scenario or environment error.
 
 Environment: SSHRACE_SEED sets --seed for replay; RUST_LOG filters logs on stderr.")]
 pub struct Args {
@@ -56,7 +56,18 @@ pub enum Command {
     },
     /// Re-run exactly one run and print its timeline.
     ///
-    /// Example: sshrace replay scenarios/deploy-age-recycle.toml --strategy mux-exit --seed 7
+    /// The timeline has one line per event: simulated time, host (`client`, a target, `fault`,
+    /// `nat`) and what happened (connect and authentication, sessions opened or refused,
+    /// commands started and their exit status, masters started, refreshed and stopped,
+    /// connections ended or lost to keepalive timeouts, faults, control-plane changes, gate
+    /// decisions, job events and DONE), then each operation's outcome and the trace hash.
+    /// With --trace the same run is also written as Chrome trace-event JSON: open it in
+    /// https://ui.perfetto.dev or chrome://tracing (a process per host, a track per connection,
+    /// spans for connections, sessions, commands and operations, faults as global instants).
+    ///
+    /// Example: sshrace replay scenarios/deploy-age-recycle.toml --strategy mux-exit --seed 7 --trace run.json
+    ///
+    /// Exit status: 0 the run was replayed; 2 usage, scenario or environment error.
     Replay {
         /// A scenario file, or the name of a built-in scenario.
         #[arg(value_name = "SCENARIO")]
@@ -67,6 +78,99 @@ pub enum Command {
         /// The seed (decimal or 0x-hex).
         #[arg(long, env = "SSHRACE_SEED", value_name = "SEED")]
         seed: String,
+        /// Also write the run as Chrome trace-event JSON to this file (Perfetto, chrome://tracing).
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+    },
+    /// Vary one parameter over a range and report each strategy's failure rate at each value,
+    /// as a table on stdout and an SVG chart (failure rate with its 95% Wilson band).
+    ///
+    /// The parameter is a strategy parameter (max_age_ms, persist_ms, attempts, retry_base_ms,
+    /// retry_cap_ms, max_connections, max_sessions, keepalive_interval_ms, keepalive_count,
+    /// connect_timeout_ms, handshake_limit, poll_interval_ms, health_check_bypass), or a
+    /// scenario setting: workload.<name>.<key> with <key> one of burst, at_ms, duration_ms,
+    /// every_ms, rate_per_hour, timeout_ms, or host.<name>.<key> with <key> one of
+    /// max_sessions, max_startups_start, max_startups_rate, max_startups_full,
+    /// login_grace_time_ms, client_alive_interval_ms. Values are in the parameter's unit
+    /// (milliseconds for _ms). Every point runs the same seeds; a scenario's regression seeds
+    /// are not added.
+    ///
+    /// Example: sshrace sweep flood-fresh-connections --strategy fresh,pool --param workload.tool-calls.burst=1..100:11 --measure tool-calls --seeds 20 --plot sweep.svg
+    ///
+    /// Exit status: 0 the report was written; 2 usage, scenario or environment error.
+    Sweep {
+        /// A scenario file, or the name of a built-in scenario.
+        #[arg(value_name = "SCENARIO")]
+        scenario: String,
+        /// Strategy to run (repeat, or separate with commas); default: the scenario's list.
+        #[arg(long = "strategy", value_name = "NAME", value_delimiter = ',')]
+        strategies: Vec<String>,
+        /// The parameter and its values: NAME=FROM..TO:STEP (both ends included) or
+        /// NAME=V1,V2,...
+        #[arg(long, value_name = "NAME=FROM..TO:STEP")]
+        param: String,
+        /// Count only this workload item's operations toward the failure rate (repeat, or
+        /// separate with commas); the others still run. Default: every measured item.
+        #[arg(long, value_name = "ITEM", value_delimiter = ',')]
+        measure: Vec<String>,
+        /// Seeds per point: a count N (seeds 0..N) or a range A..B.
+        #[arg(long, default_value = "20", value_name = "N|A..B")]
+        seeds: String,
+        /// Output format of the table on stdout.
+        #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+        format: FormatArg,
+        /// Where to write the SVG chart.
+        #[arg(long, default_value = "sweep.svg", value_name = "FILE")]
+        plot: PathBuf,
+        /// Simulations to run at once (default: the number of cores). Results never depend on it.
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
+    },
+    /// Run two strategies on the same seeds and report the difference in failure rate, paired
+    /// by seed.
+    ///
+    /// For each seed both strategies face the same plan, so the per-seed difference in failure
+    /// rate (B - A) is a pair. The report gives its mean with a 95% confidence interval and a
+    /// two-sided paired t-test (Student's t, pairs - 1 degrees of freedom), with the exact sign
+    /// test beside it (no assumption on the shape of the differences); "significant" means the
+    /// t-test's p-value is below --alpha (when every seed gives the same difference the t-test
+    /// is undefined and the sign test decides). It then lists the seeds where one strategy failed and
+    /// the other did not, each with the command that replays it. Seeds without a measured
+    /// operation are left out of the test; a scenario's regression seeds are not added.
+    ///
+    /// Example: sshrace compare stop-then-reap --strategy mux-exit --strategy mux-stop --seeds 10
+    ///
+    /// Exit status: 0 the report was written, whatever it says; 2 usage, scenario or
+    /// environment error (including fewer than 2 seeds with measured operations).
+    Compare {
+        /// A scenario file, or the name of a built-in scenario.
+        #[arg(value_name = "SCENARIO")]
+        scenario: String,
+        /// The two strategies, A then B (repeat the flag, or separate with a comma).
+        #[arg(
+            long = "strategy",
+            value_name = "NAME",
+            value_delimiter = ',',
+            num_args = 1,
+            required = true
+        )]
+        strategies: Vec<String>,
+        /// Count only this workload item's operations toward the failure rate (repeat, or
+        /// separate with commas); the others still run. Default: every measured item.
+        #[arg(long, value_name = "ITEM", value_delimiter = ',')]
+        measure: Vec<String>,
+        /// Seeds: a count N (seeds 0..N) or a range A..B; at least 2.
+        #[arg(long, default_value = "20", value_name = "N|A..B")]
+        seeds: String,
+        /// Significance level of the verdict.
+        #[arg(long, default_value_t = 0.05, value_name = "ALPHA")]
+        alpha: f64,
+        /// Output format on stdout.
+        #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
+        format: CompareFormat,
+        /// Simulations to run at once (default: the number of cores). Results never depend on it.
+        #[arg(long, value_name = "N")]
+        jobs: Option<usize>,
     },
     /// Measure simulation speed: simulated seconds per wall second on an idle day-long
     /// timeline, 100 parallel SSH handshakes, and the built-in matrix at 100 seeds.
@@ -92,6 +196,15 @@ pub struct Common {
     /// Simulations to run at once (default: the number of cores). Results never depend on it.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+}
+
+/// Output formats of `compare`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompareFormat {
+    /// A report for people.
+    Text,
+    /// One JSON document, stable key order.
+    Json,
 }
 
 /// Output formats.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use sshrace_runner::report::{self, Format};
-use sshrace_runner::{Job, Registry, Row, RunResult, execute, run_one};
+use sshrace_runner::{ChromeTrace, Job, Registry, Row, RunResult, execute, run_one};
 use sshrace_strategy::BUILTIN;
 
 use crate::cli::{Args, Command, Common, FormatArg};
@@ -34,7 +34,44 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             scenario,
             strategy,
             seed,
-        } => replay(&scenario, &strategy, &seed),
+            trace,
+        } => replay(&scenario, &strategy, &seed, trace.as_deref()),
+        Command::Sweep {
+            scenario,
+            strategies,
+            param,
+            measure,
+            seeds,
+            format,
+            plot,
+            jobs,
+        } => crate::sweep::run(crate::sweep::SweepArgs {
+            scenario,
+            strategies,
+            param,
+            measure,
+            seeds,
+            format,
+            plot,
+            threads: threads(jobs),
+        }),
+        Command::Compare {
+            scenario,
+            strategies,
+            measure,
+            seeds,
+            alpha,
+            format,
+            jobs,
+        } => crate::compare::run(crate::compare::CompareArgs {
+            scenario,
+            strategies,
+            measure,
+            seeds,
+            alpha,
+            format,
+            threads: threads(jobs),
+        }),
         Command::Bench { seeds } => crate::bench::run(seeds),
     }
 }
@@ -124,10 +161,13 @@ pub fn execute_cells(
     Ok(grouped)
 }
 
+/// `--jobs`, or the number of cores.
+pub fn threads(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
 fn report_cells(cells: &[Cell], common: &Common) -> anyhow::Result<ExitCode> {
-    let threads = common
-        .jobs
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = threads(common.jobs);
     let runs: usize = cells.iter().map(|c| c.seeds.len()).sum();
     eprintln!(
         "sshrace: {} cells, {runs} runs, backend sim, {threads} threads, seeds {}",
@@ -196,7 +236,12 @@ fn report_cells(cells: &[Cell], common: &Common) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn replay(scenario: &str, strategy: &str, seed: &str) -> anyhow::Result<ExitCode> {
+fn replay(
+    scenario: &str,
+    strategy: &str,
+    seed: &str,
+    trace_file: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
     let seed = plan::parse_seed(seed)?;
     let scenario = plan::load_scenario(scenario)?;
     let spec = Registry::new().resolve(&scenario, strategy, &Default::default())?;
@@ -207,6 +252,19 @@ fn replay(scenario: &str, strategy: &str, seed: &str) -> anyhow::Result<ExitCode
         scenario.sim.tick.as_millis()
     );
     let result = run_one(&scenario, &spec, seed, true)?;
+    if let (Some(path), Some(trace)) = (trace_file, &result.trace) {
+        let chrome = ChromeTrace::from_events(&trace.events())
+            .with("scenario", scenario.path.clone())
+            .with("strategy", strategy)
+            .with("seed", seed.to_string())
+            .with("trace", result.trace_hash.clone());
+        std::fs::write(path, chrome.to_json())
+            .with_context(|| format!("writing the trace to {}", path.display()))?;
+        eprintln!(
+            "sshrace: trace written to {} (open in https://ui.perfetto.dev or chrome://tracing)",
+            path.display()
+        );
+    }
     let mut out = std::io::stdout().lock();
     if let Some(trace) = &result.trace {
         out.write_all(trace.render().as_bytes())?;

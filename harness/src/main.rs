@@ -8,8 +8,10 @@
 mod bench;
 mod cli;
 mod commands;
+mod compare;
 mod plan;
 mod progress;
+mod sweep;
 
 use std::process::ExitCode;
 

@@ -159,3 +159,129 @@ fn replay_prints_the_same_timeline_every_time() {
     );
     assert!(timeline.contains("transport:channel-refused"));
 }
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("sshrace-cli-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn replay_trace_is_chrome_trace_json_and_identical_across_processes() {
+    let dir = temp_dir("trace");
+    let files = [dir.join("first.json"), dir.join("second.json")];
+    for file in &files {
+        let out = sshrace(&[
+            "replay",
+            "max-sessions-one-master",
+            "--strategy",
+            "cached",
+            "--seed",
+            "3",
+            "--trace",
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(text(&out.stderr).contains("ui.perfetto.dev"));
+    }
+    let first = std::fs::read(&files[0]).unwrap();
+    let second = std::fs::read(&files[1]).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(first, second, "same seed, same file byte for byte");
+    let document: serde_json::Value = serde_json::from_slice(&first).unwrap();
+    let events = document["traceEvents"].as_array().unwrap();
+    assert!(events.iter().all(|e| {
+        ["name", "ph", "ts", "pid", "tid"]
+            .iter()
+            .all(|key| e.get(key).is_some())
+    }));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["ph"] == "X" && e["name"] == "session 0.1")
+    );
+    assert_eq!(document["otherData"]["strategy"], "cached");
+}
+
+#[test]
+fn sweep_writes_a_table_and_an_svg_plot() {
+    let dir = temp_dir("sweep");
+    let plot = dir.join("burst.svg");
+    let out = sshrace(&[
+        "sweep",
+        "max-sessions-one-master",
+        "--strategy",
+        "cached",
+        "--param",
+        "workload.parallel.burst=5,13",
+        "--seeds",
+        "1",
+        "--format",
+        "csv",
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    let svg = std::fs::read_to_string(&plot).unwrap_or_default();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("parameter,value,scenario,strategy,"));
+    assert!(lines[1].starts_with("workload.parallel.burst,5,max-sessions-one-master,cached,"));
+    assert!(svg.starts_with("<svg"), "{svg:.200}");
+    assert!(svg.contains("cached") && svg.contains("95% Wilson interval"));
+}
+
+#[test]
+fn sweep_refuses_an_unknown_parameter_listing_what_it_accepts() {
+    let out = sshrace(&[
+        "sweep",
+        "max-sessions-one-master",
+        "--param",
+        "max_age=1..2:1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("unknown parameter \"max_age\""), "{stderr}");
+    assert!(stderr.contains("max_age_ms") && stderr.contains("host.<name>.<key>"));
+}
+
+#[test]
+fn compare_reports_the_paired_difference_and_replay_commands() {
+    let out = sshrace(&[
+        "compare",
+        "max-sessions-one-master",
+        "--strategy",
+        "cached",
+        "--strategy",
+        "pool",
+        "--seeds",
+        "2",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("difference B - A"), "{report}");
+    assert!(report.contains("sign test (exact)"), "{report}");
+    assert!(
+        report.contains(
+            "sshrace replay scenarios/max-sessions-one-master.toml --strategy cached --seed 1"
+        ),
+        "{report}"
+    );
+    let out = sshrace(&["compare", "max-sessions-one-master", "--strategy", "cached"]);
+    assert_eq!(out.status.code(), Some(2), "one strategy is a usage error");
+}
+
+#[test]
+fn help_documents_the_tests_and_exit_codes() {
+    let compare = text(&sshrace(&["compare", "--help"]).stdout);
+    assert!(compare.contains("paired t-test") && compare.contains("sign test"));
+    assert!(compare.contains("Exit status: 0"));
+    let sweep = text(&sshrace(&["sweep", "--help"]).stdout);
+    for name in sshrace_core::StrategyParams::NAMES {
+        assert!(sweep.contains(name), "sweep --help does not list {name}");
+    }
+    assert!(text(&sshrace(&["replay", "--help"]).stdout).contains("--trace"));
+}

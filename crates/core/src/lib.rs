@@ -11,7 +11,8 @@
 //! - [`CommandSpec`]: a remote command described by data (duration, exit code, output), encoded
 //!   as a command line the simulated sshd and the in-container script both understand.
 //! - [`Ledger`]: the server-side ground truth of every connection and session.
-//! - [`Trace`]: the ordered, hashable event log of one run.
+//! - [`Trace`]: the ordered, hashable event log of one run; [`Mark`]s on its events give a
+//!   timeline viewer spans (connections, sessions, commands) and instants (faults).
 //! - [`Fault`]: what a timeline does to the network, a host or the control plane.
 //!
 //! ```
@@ -30,6 +31,7 @@ mod control;
 mod error;
 mod fault;
 mod ledger;
+mod mark;
 mod outcome;
 mod sshd_config;
 mod strategy_params;
@@ -42,6 +44,7 @@ pub use control::{ControlPlane, WorkspaceStatus};
 pub use error::{Cause, FailureClass, TransportError};
 pub use fault::{Fault, TimedFault};
 pub use ledger::{ConnectionEnd, ConnectionRecord, Ledger, SessionEnd, SessionRecord};
+pub use mark::Mark;
 pub use outcome::Outcome;
 pub use sshd_config::{MaxStartups, SshdConfig};
 pub use strategy_params::{StrategyParams, UnknownParam, millis_or_off};

@@ -3,7 +3,7 @@ use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::Clock;
+use crate::{Clock, Mark};
 
 /// One line of a run's timeline.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -14,6 +14,10 @@ pub struct TraceEvent {
     pub host: String,
     /// What happened, in words (`session 3.1 refused: MaxSessions 10`).
     pub what: String,
+    /// What the event is to a timeline viewer: spans it starts or ends, or an instant marker.
+    /// Empty for plain log lines. Not part of [`Trace::render`] or [`Trace::hash`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub marks: Vec<Mark>,
 }
 
 /// The ordered event log of one run, shared by every component of it.
@@ -49,13 +53,20 @@ impl Trace {
         &self.clock
     }
 
-    /// Append an event at the clock's current time.
+    /// Append a plain event at the clock's current time.
     pub fn record(&self, host: &str, what: impl Into<String>) {
+        self.record_marked(host, what, Vec::new());
+    }
+
+    /// Append an event at the clock's current time that starts or ends spans, or marks an
+    /// instant, for timeline viewers ([`Mark`]).
+    pub fn record_marked(&self, host: &str, what: impl Into<String>, marks: Vec<Mark>) {
         let at = self.clock.now();
         self.events.lock().expect("trace lock").push(TraceEvent {
             at,
             host: host.to_owned(),
             what: what.into(),
+            marks,
         });
     }
 
@@ -115,5 +126,21 @@ mod tests {
         c.record("y", "two");
         c.record("x", "one");
         assert_ne!(a.hash(), c.hash());
+    }
+
+    #[test]
+    fn marks_change_neither_the_text_nor_the_hash() {
+        let clock = Arc::new(FixedClock::default());
+        let plain = Trace::new(clock.clone());
+        let marked = Trace::new(clock);
+        plain.record("target", "session 0.0: open");
+        marked.record_marked(
+            "target",
+            "session 0.0: open",
+            vec![Mark::begin_in("session 0.0", "session 0.0", "#0", "#0")],
+        );
+        assert_eq!(plain.render(), marked.render());
+        assert_eq!(plain.hash(), marked.hash());
+        assert_eq!(marked.events()[0].marks.len(), 1);
     }
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sshrace_core::{Clock, ExecResult, TransportError};
+use sshrace_core::{Clock, ExecResult, Mark, TransportError};
 use sshrace_scenario::{Action, Plan, PlannedKind, PlannedOperation, Purpose};
 use sshrace_strategy::{
     ConnectionPolicy, Env, EventSink, Job, JobRunner, JobStep, MasterCommand, Request,
@@ -87,15 +87,21 @@ pub(crate) async fn drive(
             tokio::time::sleep_until(start + event.at).await;
             match event.action {
                 Action::Refresh { host } => {
-                    env.record(format!("timeline: refresh {host}"));
+                    env.record_marked(format!("timeline: refresh {host}"), vec![Mark::Global]);
                     policy.refresh(&host).await;
                 }
                 Action::MuxExit { host } => {
-                    env.record(format!("timeline: ssh -O exit to the master for {host}"));
+                    env.record_marked(
+                        format!("timeline: ssh -O exit to the master for {host}"),
+                        vec![Mark::Global],
+                    );
                     policy.master(&host, MasterCommand::Exit).await;
                 }
                 Action::MuxStop { host } => {
-                    env.record(format!("timeline: ssh -O stop to the master for {host}"));
+                    env.record_marked(
+                        format!("timeline: ssh -O stop to the master for {host}"),
+                        vec![Mark::Global],
+                    );
                     policy.master(&host, MasterCommand::Stop).await;
                 }
                 Action::Fault(_) => {}
@@ -153,23 +159,34 @@ impl Player {
             .map_or(end, |t| (operation.at + t).min(end));
         let mut record = OpRecord::planned(&operation);
         record.started = started;
-        self.env.record(format!(
-            "op {} {}: start on {}",
-            operation.id,
-            operation.workload,
-            record.hosts.join(",")
-        ));
+        let span = format!("op {}", operation.id);
+        self.env.record_marked(
+            format!(
+                "op {} {}: start on {}",
+                operation.id,
+                operation.workload,
+                record.hosts.join(",")
+            ),
+            vec![Mark::begin(
+                span.clone(),
+                format!("op {} {}", operation.id, operation.workload),
+                "operations",
+            )],
+        );
         let work = self.execute(&operation);
         let result = match tokio::time::timeout(deadline.saturating_sub(started), work).await {
             Ok(result) => result,
             Err(_) => OpResult::TimedOut,
         };
-        self.env.record(format!(
-            "op {} {}: {}",
-            operation.id,
-            operation.workload,
-            summary(&result)
-        ));
+        self.env.record_marked(
+            format!(
+                "op {} {}: {}",
+                operation.id,
+                operation.workload,
+                summary(&result)
+            ),
+            vec![Mark::end(span)],
+        );
         record.finished = Some(self.clock.now());
         record.result = result;
         self.shared

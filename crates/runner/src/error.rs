@@ -15,4 +15,37 @@ pub enum RunError {
         /// Names that exist.
         known: String,
     },
+    /// A sweep names a parameter that neither the strategies nor the scenario have.
+    #[error("unknown parameter {name:?}: use {accepted}")]
+    UnknownParameter {
+        /// The name given.
+        name: String,
+        /// What is accepted, in words.
+        accepted: String,
+    },
+    /// A sweep parameter that does not apply, or a value the scenario cannot take.
+    #[error("--param {name}: {reason}")]
+    BadParameter {
+        /// The name (with the value, when the value is the problem).
+        name: String,
+        /// Why not.
+        reason: String,
+    },
+    /// A comparison needs at least two seeds for its interval and test.
+    #[error("a comparison needs at least 2 seeds, got {count}")]
+    TooFewSeeds {
+        /// Seeds given.
+        count: usize,
+    },
+    /// The sweep's chart could not be drawn.
+    #[error("plot: {0}")]
+    Plot(String),
+    /// `--measure` names a workload item the scenario does not have.
+    #[error("--measure {name}: no such workload item (the scenario has {known})")]
+    UnknownWorkload {
+        /// The name given.
+        name: String,
+        /// The scenario's items.
+        known: String,
+    },
 }

@@ -12,25 +12,42 @@
 //! - [`run_one`]: one run, with its trace, for replay.
 //! - [`Job`] and [`execute`]: many runs in parallel.
 //! - [`Row::aggregate`]: runs to a report row.
+//! - [`ChromeTrace`]: a run's trace for Perfetto and `chrome://tracing`.
+//! - [`SweepPlan`] and [`Sweep`]: one [`Parameter`] over a range of values, a row per value and
+//!   strategy; [`sweep_svg`] draws it.
+//! - [`compare`] and [`Comparison`]: two strategies on the same seeds, the difference paired by
+//!   seed with a confidence interval and significance tests.
 #![warn(missing_docs)]
 
 mod builtin;
+mod chrome;
 mod classify;
+mod compare;
 mod drive;
 mod error;
 mod execute;
+mod measure;
+mod parameter;
+mod plot;
 mod record;
 mod registry;
 pub mod report;
 mod row;
 mod run;
 mod stats;
+mod sweep;
 
 pub use builtin::{BuiltinScenario, builtin_scenarios};
+pub use chrome::{ChromeEvent, ChromeTrace};
+pub use compare::{Comparison, SeedPair, compare};
 pub use error::RunError;
 pub use execute::{Job, execute};
+pub use measure::measure_only;
+pub use parameter::{HostKey, Parameter, WorkloadKey, parse_values};
+pub use plot::sweep_svg;
 pub use record::{OpRecord, OpResult};
 pub use registry::Registry;
 pub use row::{Row, SeedTrace};
 pub use run::{Backend, RunResult, run_one};
-pub use stats::{percentile, wilson};
+pub use stats::{PairedT, paired_t, percentile, sign_test, wilson};
+pub use sweep::{Sweep, SweepPlan, SweepPoint};

@@ -3,7 +3,11 @@
 
 use std::fmt::Write as _;
 
-use crate::Row;
+use crate::{Row, Sweep};
+
+/// A leading column before a row's own cells: its header and one cell per row (a sweep's
+/// parameter and its value).
+type Lead<'a> = Option<(&'a str, &'a [String])>;
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,12 +35,65 @@ fn millis(value: Option<f64>) -> String {
 /// Render `rows` in `format`.
 pub fn render(rows: &[Row], format: Format) -> String {
     match format {
-        Format::Table => table(rows),
-        Format::Markdown => markdown(rows),
-        Format::Csv => csv(rows),
+        Format::Table => table(rows, None),
+        Format::Markdown => markdown(rows, None),
+        Format::Csv => csv(rows, None),
         Format::Json => json(rows),
-        Format::Junit => junit(rows),
+        Format::Junit => junit(rows, None),
     }
+}
+
+/// Render a sweep in `format`: the rows of every point, each led by the parameter's value
+/// (`json`: the [`Sweep`] document, points in order).
+pub fn render_sweep(sweep: &Sweep, format: Format) -> String {
+    let rows: Vec<Row> = sweep
+        .points
+        .iter()
+        .flat_map(|point| point.rows.iter().cloned())
+        .collect();
+    let values: Vec<String> = sweep
+        .points
+        .iter()
+        .flat_map(|point| point.rows.iter().map(|_| value(point.value)))
+        .collect();
+    let lead = Some((sweep.parameter.as_str(), values.as_slice()));
+    match format {
+        Format::Table => table(&rows, lead),
+        Format::Markdown => markdown(&rows, lead),
+        Format::Csv => csv(&rows, lead),
+        Format::Json => {
+            let mut text = serde_json::to_string_pretty(sweep).expect("sweep serialises");
+            text.push('\n');
+            text
+        }
+        Format::Junit => junit(&rows, lead),
+    }
+}
+
+/// A parameter value without a needless fraction (`300000`, `0.5`).
+fn value(value: f64) -> String {
+    if value.fract() == 0.0 && value.abs() < 1e15 {
+        format!("{}", value as i64)
+    } else {
+        format!("{value}")
+    }
+}
+
+/// `cells` with the lead's cell for row `index` in front.
+fn led(lead: Lead<'_>, index: usize, cells: Vec<String>) -> Vec<String> {
+    match lead {
+        Some((_, values)) => std::iter::once(values[index].clone())
+            .chain(cells)
+            .collect(),
+        None => cells,
+    }
+}
+
+fn headers(lead: Lead<'_>) -> Vec<String> {
+    lead.map(|(name, _)| name.to_owned())
+        .into_iter()
+        .chain(HEADERS.map(str::to_owned))
+        .collect()
 }
 
 const HEADERS: [&str; 12] = [
@@ -72,9 +129,14 @@ fn cells(row: &Row) -> [String; 12] {
     ]
 }
 
-fn table(rows: &[Row]) -> String {
-    let all: Vec<[String; 12]> = rows.iter().map(cells).collect();
-    let mut widths = HEADERS.map(str::len);
+fn table(rows: &[Row], lead: Lead<'_>) -> String {
+    let headers = headers(lead);
+    let all: Vec<Vec<String>> = rows
+        .iter()
+        .enumerate()
+        .map(|(index, row)| led(lead, index, cells(row).to_vec()))
+        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(String::len).collect();
     for row in &all {
         for (width, cell) in widths.iter_mut().zip(row) {
             *width = (*width).max(cell.len());
@@ -84,12 +146,12 @@ fn table(rows: &[Row]) -> String {
     let line = |out: &mut String, cells: &[String]| {
         let text: Vec<String> = cells
             .iter()
-            .zip(widths)
+            .zip(&widths)
             .map(|(c, w)| format!("{c:<w$}"))
             .collect();
         let _ = writeln!(out, "{}", text.join("  ").trim_end());
     };
-    line(&mut out, &HEADERS.map(str::to_owned));
+    line(&mut out, &headers);
     for row in &all {
         line(&mut out, row);
     }
@@ -99,20 +161,33 @@ fn table(rows: &[Row]) -> String {
     out
 }
 
-fn markdown(rows: &[Row]) -> String {
-    let mut out = format!("| {} |\n", HEADERS.join(" | "));
-    let _ = writeln!(out, "|{}", "---|".repeat(HEADERS.len()));
-    for row in rows {
-        let _ = writeln!(out, "| {} |", cells(row).join(" | "));
+fn markdown(rows: &[Row], lead: Lead<'_>) -> String {
+    let headers = headers(lead);
+    let mut out = format!("| {} |\n", headers.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(headers.len()));
+    for (index, row) in rows.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "| {} |",
+            led(lead, index, cells(row).to_vec()).join(" | ")
+        );
     }
     out
 }
 
-fn csv(rows: &[Row]) -> String {
-    let mut out = String::from(
+fn csv(rows: &[Row], lead: Lead<'_>) -> String {
+    let mut out = String::from(if lead.is_some() {
+        "parameter,value,"
+    } else {
+        ""
+    });
+    out.push_str(
         "scenario,strategy,backend,runs,operations,failures,failure_rate,ci_low,ci_high,silent_failures,lost_events,connections_opened,handshakes,peak_unauthenticated,peak_sessions_per_connection,latency_p50_ms,latency_p99_ms,leaked_sessions,leaked_connections\n",
     );
-    for r in rows {
+    for (index, r) in rows.iter().enumerate() {
+        if let Some((name, values)) = lead {
+            let _ = write!(out, "{name},{},", values[index]);
+        }
         let _ = writeln!(
             out,
             "{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{}",
@@ -159,7 +234,7 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn junit(rows: &[Row]) -> String {
+fn junit(rows: &[Row], lead: Lead<'_>) -> String {
     let failures = rows.iter().filter(|r| r.breaks_expectation()).count();
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
@@ -167,12 +242,16 @@ fn junit(rows: &[Row]) -> String {
         "<testsuite name=\"sshrace\" tests=\"{}\" failures=\"{failures}\">",
         rows.len()
     );
-    for row in rows {
+    for (index, row) in rows.iter().enumerate() {
+        let name = match lead {
+            Some((parameter, values)) => format!("{} {parameter}={}", row.strategy, values[index]),
+            None => row.strategy.clone(),
+        };
         let _ = write!(
             out,
             "  <testcase classname=\"{}\" name=\"{}\">",
             escape(&row.scenario),
-            escape(&row.strategy)
+            escape(&name)
         );
         if row.breaks_expectation() {
             let _ = write!(

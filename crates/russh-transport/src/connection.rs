@@ -3,11 +3,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use russh::client;
-use sshrace_core::{Cause, Connection, Session, Trace, TransportError};
+use sshrace_core::{Cause, Connection, Mark, Session, Trace, TransportError};
 use tokio::sync::watch;
 
 use crate::session::RusshSession;
-use crate::transport::ClientHandler;
+use crate::transport::{ClientHandler, connection_span};
 
 /// Why a connection ended, set once, observable by its sessions.
 #[derive(Clone)]
@@ -75,8 +75,11 @@ pub(crate) struct Inner {
 impl Inner {
     pub(crate) async fn close(&self, why: &str) {
         if self.status.set(Cause::ClosedLocally) {
-            self.trace
-                .record(&self.client_host, format!("c{}: closed ({why})", self.id));
+            self.trace.record_marked(
+                &self.client_host,
+                format!("c{}: closed ({why})", self.id),
+                vec![Mark::end(connection_span(self.id))],
+            );
         }
         let _ = self
             .handle

@@ -1,12 +1,12 @@
 use std::io;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use russh::client;
 use russh::keys::ssh_key::private::Ed25519Keypair;
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg};
-use sshrace_core::{Cause, ConnectOptions, Connection, Trace, Transport, TransportError};
+use sshrace_core::{Cause, ConnectOptions, Connection, Mark, Trace, Transport, TransportError};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::connection::{RusshConnection, Status};
@@ -80,8 +80,14 @@ impl<D: Dialer> RusshTransport<D> {
             nodelay: true,
             ..Default::default()
         };
+        let established = Arc::new(AtomicBool::new(false));
         let handler = ClientHandler {
             status: status.clone(),
+            id,
+            host: host.to_owned(),
+            client_host: self.client_host.clone(),
+            trace: self.trace.clone(),
+            established: established.clone(),
         };
         let lost = |status: &Status| {
             if received.load(Ordering::Relaxed) == 0 {
@@ -113,6 +119,7 @@ impl<D: Dialer> RusshTransport<D> {
                 ),
             ));
         }
+        established.store(true, Ordering::SeqCst);
         Ok(RusshConnection::new(
             id,
             host,
@@ -132,8 +139,15 @@ impl<D: Dialer> Transport for RusshTransport<D> {
         options: &ConnectOptions,
     ) -> Result<Arc<dyn Connection>, TransportError> {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-        self.trace
-            .record(&self.client_host, format!("c{id}: connect to {host}"));
+        self.trace.record_marked(
+            &self.client_host,
+            format!("c{id}: connect to {host}"),
+            vec![Mark::begin(
+                connection_span(id),
+                format!("c{id} to {host}"),
+                CONNECTIONS_TRACK,
+            )],
+        );
         let attempt = self.handshake(id, host, options);
         let result = match options.connect_timeout {
             Some(limit) => match tokio::time::timeout(limit, attempt).await {
@@ -149,19 +163,34 @@ impl<D: Dialer> Transport for RusshTransport<D> {
             Ok(_) => self
                 .trace
                 .record(&self.client_host, format!("c{id}: authenticated to {host}")),
-            Err(error) => self.trace.record(
+            Err(error) => self.trace.record_marked(
                 &self.client_host,
                 format!("c{id}: connect failed: {}", error.message),
+                vec![Mark::end(connection_span(id))],
             ),
         }
         result.map(|c| Arc::new(c) as Arc<dyn Connection>)
     }
 }
 
+/// The track the client's connections are drawn on.
+const CONNECTIONS_TRACK: &str = "connections";
+
+/// The span id of client connection `id`.
+pub(crate) fn connection_span(id: u64) -> String {
+    format!("c{id}")
+}
+
 /// russh client callbacks: accept the (simulated or test) host key, remember why the
-/// connection ended.
+/// connection ended, and trace an established connection's loss.
 pub(crate) struct ClientHandler {
     status: Status,
+    id: u64,
+    host: String,
+    client_host: String,
+    trace: Trace,
+    /// Authenticated: a loss from now on is the connection's end (before, the connect fails).
+    established: Arc<AtomicBool>,
 }
 
 impl client::Handler for ClientHandler {
@@ -185,7 +214,20 @@ impl client::Handler for ClientHandler {
             }
             _ => Cause::ConnectionLost,
         };
-        self.status.set(cause);
+        if self.status.set(cause) && self.established.load(Ordering::SeqCst) {
+            let why = match cause {
+                Cause::KeepaliveTimeout => format!(
+                    "keepalive timeout (Timeout, server {} not responding)",
+                    self.host
+                ),
+                _ => format!("Connection to {} closed by remote host", self.host),
+            };
+            self.trace.record_marked(
+                &self.client_host,
+                format!("c{}: lost: {why}", self.id),
+                vec![Mark::end(connection_span(self.id))],
+            );
+        }
         match reason {
             client::DisconnectReason::ReceivedDisconnect(_) => Ok(()),
             client::DisconnectReason::Error(error) => Err(error),

@@ -5,7 +5,9 @@ use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
-use sshrace_core::{Clock, ControlPlane, Fault, FixedClock, Ledger, TimedFault, Trace, Transport};
+use sshrace_core::{
+    Clock, ControlPlane, Fault, FixedClock, Ledger, Mark, TimedFault, Trace, Transport,
+};
 use sshrace_russh::RusshTransport;
 use sshrace_sshd::Sshd;
 
@@ -265,7 +267,11 @@ fn add_target(
         let name = name.clone();
         async move {
             let listener = turmoil::net::TcpListener::bind(("0.0.0.0", SSH_PORT)).await?;
-            trace.record(&name, format!("sshd listening (boot {boot})"));
+            trace.record_marked(
+                &name,
+                format!("sshd listening (boot {boot})"),
+                vec![Mark::instant("sshd")],
+            );
             loop {
                 let (stream, _) = listener.accept().await?;
                 let sshd = sshd.clone();
@@ -350,7 +356,7 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, effects: &mut Effects<'_>, n
         blocked,
         links,
     } = effects;
-    trace.record("fault", fault.to_string());
+    trace.record_marked("fault", fault.to_string(), vec![Mark::Global]);
     match fault {
         Fault::Partition { a, b } => {
             let mut blocked = blocked.lock().expect("blocked lock");

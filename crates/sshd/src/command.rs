@@ -6,7 +6,7 @@ use russh::ChannelId;
 use russh::server::Handle;
 use sshrace_core::{CommandBehaviour, CommandSpec, CommandSpecError, SessionEnd};
 
-use crate::handler::ConnectionState;
+use crate::handler::{ConnectionState, session_ends};
 use crate::server::Shared;
 
 /// Exit status of a shell asked to run a program it does not have.
@@ -20,7 +20,7 @@ pub(crate) async fn run(
     connection: Arc<Mutex<ConnectionState>>,
     handle: Handle,
     channel: ChannelId,
-    name: String,
+    (id, number): (u64, u32),
     index: usize,
     spec: Result<CommandSpec, CommandSpecError>,
 ) {
@@ -47,9 +47,11 @@ pub(crate) async fn run(
     shared
         .ledger()
         .session_ended(index, now, SessionEnd::Exited(exit_code));
-    shared
-        .trace
-        .record(&shared.host, format!("session {name}: exit {exit_code}"));
+    shared.trace.record_marked(
+        &shared.host,
+        format!("session {id}.{number}: exit {exit_code}"),
+        session_ends(id, number),
+    );
     let _ = handle.eof(channel).await;
     let _ = handle.close(channel).await;
     // russh does not report the client's answering CHANNEL_CLOSE to the handler when the server

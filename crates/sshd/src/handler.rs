@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 
 use russh::server::{Auth, ChannelOpenHandle, Msg, Session};
 use russh::{Channel, ChannelId, ChannelOpenFailure};
-use sshrace_core::{CommandSpec, ConnectionEnd, SessionEnd};
+use sshrace_core::{CommandSpec, ConnectionEnd, Mark, SessionEnd};
 
 use crate::command;
 use crate::server::Shared;
@@ -52,8 +52,10 @@ impl ConnectionHandler {
         self.connection.lock().expect("connection lock")
     }
 
-    fn record(&self, what: String) {
-        self.shared.trace.record(&self.shared.host, what);
+    fn record(&self, what: String, marks: Vec<Mark>) {
+        self.shared
+            .trace
+            .record_marked(&self.shared.host, what, marks);
     }
 }
 
@@ -83,9 +85,10 @@ impl russh::server::Handler for ConnectionHandler {
             .any(|r| r == user)
         {
             let id = self.state().id;
-            self.record(format!(
-                "connection #{id}: publickey for {user} rejected (revoked)"
-            ));
+            self.record(
+                format!("connection #{id}: publickey for {user} rejected (revoked)"),
+                vec![Mark::instant(connection_track(id))],
+            );
             return Ok(Auth::reject());
         }
         Ok(Auth::Accept)
@@ -100,7 +103,10 @@ impl russh::server::Handler for ConnectionHandler {
         };
         self.shared.unauthenticated.fetch_sub(1, Ordering::SeqCst);
         self.shared.ledger().connection_authenticated(id, now);
-        self.record(format!("connection #{id} authenticated"));
+        self.record(
+            format!("connection #{id} authenticated"),
+            vec![Mark::instant(connection_track(id))],
+        );
         Ok(())
     }
 
@@ -126,9 +132,12 @@ impl russh::server::Handler for ConnectionHandler {
             self.shared
                 .ledger()
                 .session_ended(index, now, SessionEnd::Refused);
-            self.record(format!(
-                "session {id}.{number}: refused, MaxSessions {max_sessions} (reason 2, open failed)"
-            ));
+            self.record(
+                format!(
+                    "session {id}.{number}: refused, MaxSessions {max_sessions} (reason 2, open failed)"
+                ),
+                vec![Mark::instant(connection_track(id))],
+            );
             reply
                 .reject(ChannelOpenFailure::Other {
                     code: 2,
@@ -152,7 +161,15 @@ impl russh::server::Handler for ConnectionHandler {
                 .ledger()
                 .note_sessions_on_connection(&self.shared.host, count);
         }
-        self.record(format!("session {id}.{number}: open"));
+        self.record(
+            format!("session {id}.{number}: open"),
+            vec![Mark::begin_in(
+                session_span(id, number),
+                format!("session {id}.{number}"),
+                connection_track(id),
+                connection_span(id),
+            )],
+        );
         reply.accept().await;
         Ok(())
     }
@@ -175,13 +192,25 @@ impl russh::server::Handler for ConnectionHandler {
         let operation = spec.as_ref().ok().map(|s| s.operation);
         self.shared.ledger().session_exec(index, operation, &line);
         session.channel_success(channel)?;
-        self.record(format!("session {id}.{number}: exec {line}"));
+        let name = match &operation {
+            Some(operation) => format!("command of op {operation}"),
+            None => "command".to_owned(),
+        };
+        self.record(
+            format!("session {id}.{number}: exec {line}"),
+            vec![Mark::begin_in(
+                command_span(id, number),
+                name,
+                connection_track(id),
+                session_span(id, number),
+            )],
+        );
         let task = tokio::spawn(command::run(
             self.shared.clone(),
             self.connection.clone(),
             session.handle(),
             channel,
-            format!("{id}.{number}"),
+            (id, number),
             index,
             spec,
         ));
@@ -209,12 +238,41 @@ impl russh::server::Handler for ConnectionHandler {
             if ledger.sessions[entry.ledger_index].end.is_none() {
                 ledger.session_ended(entry.ledger_index, now, SessionEnd::ClosedByClient);
                 drop(ledger);
-                self.record(format!(
-                    "session {id}.{}: closed by client before exit (SIGHUP)",
-                    entry.number
-                ));
+                self.record(
+                    format!(
+                        "session {id}.{}: closed by client before exit (SIGHUP)",
+                        entry.number
+                    ),
+                    session_ends(id, entry.number),
+                );
             }
         }
         Ok(())
     }
+}
+
+/// The track a connection's span, sessions and commands are drawn on.
+pub(crate) fn connection_track(id: u64) -> String {
+    format!("connection #{id}")
+}
+
+/// The span id of connection `id`.
+pub(crate) fn connection_span(id: u64) -> String {
+    format!("#{id}")
+}
+
+fn session_span(id: u64, number: u32) -> String {
+    format!("session {id}.{number}")
+}
+
+fn command_span(id: u64, number: u32) -> String {
+    format!("command {id}.{number}")
+}
+
+/// Marks that end session `id.number` and its command, whichever of them is still open.
+pub(crate) fn session_ends(id: u64, number: u32) -> Vec<Mark> {
+    vec![
+        Mark::end(command_span(id, number)),
+        Mark::end(session_span(id, number)),
+    ]
 }

@@ -5,11 +5,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use russh::keys::PrivateKey;
 use russh::keys::ssh_key::private::Ed25519Keypair;
-use sshrace_core::{ConnectionEnd, Ledger, SessionEnd, Trace};
+use sshrace_core::{ConnectionEnd, Ledger, Mark, SessionEnd, Trace};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
 
-use crate::handler::{ConnectionHandler, ConnectionState};
+use crate::handler::{
+    ConnectionHandler, ConnectionState, connection_span, connection_track, session_ends,
+};
 use crate::killable::KillableStream;
 use sshrace_core::SshdConfig;
 
@@ -118,9 +120,10 @@ impl Sshd {
             shared
                 .ledger()
                 .connection_ended(id, now, ConnectionEnd::DroppedMaxStartups);
-            shared.trace.record(
+            shared.trace.record_marked(
                 &shared.host,
                 format!("drop connection #{id}: past MaxStartups ({startups} unauthenticated)"),
+                vec![Mark::instant("dropped by MaxStartups")],
             );
             drop(stream);
             return;
@@ -129,9 +132,15 @@ impl Sshd {
         shared
             .ledger()
             .note_unauthenticated(&shared.host, unauthenticated);
-        shared
-            .trace
-            .record(&shared.host, format!("accept connection #{id}"));
+        shared.trace.record_marked(
+            &shared.host,
+            format!("accept connection #{id}"),
+            vec![Mark::begin(
+                connection_span(id),
+                format!("connection #{id}"),
+                connection_track(id),
+            )],
+        );
 
         let (stream, kill) = KillableStream::new(stream);
         let connection = Arc::new(Mutex::new(ConnectionState::new(id)));
@@ -146,9 +155,10 @@ impl Sshd {
             if !state.authenticated {
                 state.end = Some(ConnectionEnd::LoginGraceExpired);
                 drop(state);
-                grace_shared.trace.record(
+                grace_shared.trace.record_marked(
                     &grace_shared.host,
                     format!("connection #{id}: LoginGraceTime exceeded"),
+                    vec![Mark::instant(connection_track(id))],
                 );
                 kill.kill();
             }
@@ -185,20 +195,23 @@ impl Sshd {
             }
             if ledger.sessions[channel.ledger_index].end.is_none() {
                 ledger.session_ended(channel.ledger_index, now, SessionEnd::KilledConnectionLost);
-                shared.trace.record(
+                shared.trace.record_marked(
                     &shared.host,
                     format!(
                         "session {id}.{}: killed (SIGHUP), connection lost",
                         channel.number
                     ),
+                    session_ends(id, channel.number),
                 );
             }
         }
         ledger.connection_ended(id, now, end);
         drop(ledger);
-        shared
-            .trace
-            .record(&shared.host, format!("connection #{id} ended: {end:?}"));
+        shared.trace.record_marked(
+            &shared.host,
+            format!("connection #{id} ended: {end:?}"),
+            vec![Mark::end(connection_span(id))],
+        );
     }
 }
 

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use sshrace_core::{ControlPlane, Trace, Transport};
+use sshrace_core::{ControlPlane, Mark, Trace, Transport};
 
 /// What a strategy gets when it is built for one run.
 #[derive(Clone)]
@@ -35,5 +35,11 @@ impl Env {
     /// Record a strategy event on the client's track of the trace.
     pub fn record(&self, what: impl Into<String>) {
         self.trace.record("client", what);
+    }
+
+    /// Record a strategy event on the client's track, with marks for timeline viewers (a master
+    /// started or retired, a gate's verdict).
+    pub fn record_marked(&self, what: impl Into<String>, marks: Vec<Mark>) {
+        self.trace.record_marked("client", what, marks);
     }
 }

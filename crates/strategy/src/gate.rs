@@ -1,7 +1,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sshrace_core::WorkspaceStatus;
+use sshrace_core::{Mark, WorkspaceStatus};
 
 use crate::{ConnectionPolicy, Env};
 
@@ -65,15 +65,21 @@ pub async fn watch_gate(
         };
         let now_reachable = gate.reachable(&status);
         if reachable && !now_reachable {
-            env.record(format!(
-                "gate {}: {host} unreachable (workspace {}, agent {}): tearing down SSH",
-                gate.name(),
-                status.workspace,
-                status.agent
-            ));
+            env.record_marked(
+                format!(
+                    "gate {}: {host} unreachable (workspace {}, agent {}): tearing down SSH",
+                    gate.name(),
+                    status.workspace,
+                    status.agent
+                ),
+                vec![Mark::instant("gate")],
+            );
             policy.disconnect(&host).await;
         } else if !reachable && now_reachable {
-            env.record(format!("gate {}: {host} reachable again", gate.name()));
+            env.record_marked(
+                format!("gate {}: {host} reachable again", gate.name()),
+                vec![Mark::instant("gate")],
+            );
         }
         reachable = now_reachable;
     }

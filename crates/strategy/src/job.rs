@@ -1,7 +1,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use sshrace_core::{FailureClass, Trace};
+use sshrace_core::{FailureClass, Mark, Trace};
 
 use crate::{ConnectionPolicy, Request};
 
@@ -31,6 +31,9 @@ pub struct JobReport {
     /// How it failed, if it says it failed.
     pub failure: Option<FailureClass>,
 }
+
+/// The track job events are drawn on in a timeline viewer.
+const JOBS_TRACK: &str = "job events";
 
 /// The job's event stream (server-sent events to a UI). It ends with a DONE marker; a consumer
 /// stops reading at DONE, so events emitted after it are lost.
@@ -69,22 +72,29 @@ impl EventSink {
         let event = event.into();
         let mut events = self.inner.lock().expect("events lock");
         if events.done {
-            self.trace.record(
+            self.trace.record_marked(
                 "client",
                 format!("job {}: event lost after DONE: {event}", self.job),
+                vec![Mark::instant(JOBS_TRACK)],
             );
             events.lost.push(event);
         } else {
-            self.trace
-                .record("client", format!("job {}: event: {event}", self.job));
+            self.trace.record_marked(
+                "client",
+                format!("job {}: event: {event}", self.job),
+                vec![Mark::instant(JOBS_TRACK)],
+            );
             events.delivered.push(event);
         }
     }
 
     /// Send the DONE marker; the consumer stops reading.
     pub fn done(&self) {
-        self.trace
-            .record("client", format!("job {}: DONE", self.job));
+        self.trace.record_marked(
+            "client",
+            format!("job {}: DONE", self.job),
+            vec![Mark::instant(JOBS_TRACK)],
+        );
         self.inner.lock().expect("events lock").done = true;
     }
 

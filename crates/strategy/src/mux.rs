@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sshrace_core::{
-    Cause, ConnectOptions, Connection, ExecResult, StrategyParams, TransportError, millis_or_off,
+    Cause, ConnectOptions, Connection, ExecResult, Mark, StrategyParams, TransportError,
+    millis_or_off,
 };
 use tokio::time::Instant;
 
@@ -62,6 +63,9 @@ struct Master {
     /// but a new session request meets a closing master.
     exiting: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// The track master decisions are drawn on in a timeline viewer.
+const MASTERS_TRACK: &str = "masters";
 
 /// How long an OpenSSH master takes to exit once ControlPersist runs out (close channels, send
 /// the disconnect, unlink the socket): a client arriving meanwhile gets a broken pipe.
@@ -120,11 +124,14 @@ impl Mux {
     }
 
     async fn retire(&self, host: &str, master: &Master, why: &str) {
-        self.env.record(format!(
-            "mux: master c{} to {host} {why}: ssh -O {}",
-            master.connection.id(),
-            self.flag()
-        ));
+        self.env.record_marked(
+            format!(
+                "mux: master c{} to {host} {why}: ssh -O {}",
+                master.connection.id(),
+                self.flag()
+            ),
+            vec![Mark::instant(MASTERS_TRACK)],
+        );
         self.forget(host, &master.connection);
         match self.mode {
             MuxMode::Exit => master.connection.close().await,
@@ -168,10 +175,13 @@ impl Mux {
         let mut options = self.options.clone();
         options.identity = request.identity.clone();
         let connection = self.env.transport.connect(host, &options).await?;
-        self.env.record(format!(
-            "mux: master c{} to {host} started (ssh -fNM)",
-            connection.id()
-        ));
+        self.env.record_marked(
+            format!(
+                "mux: master c{} to {host} started (ssh -fNM)",
+                connection.id()
+            ),
+            vec![Mark::instant(MASTERS_TRACK)],
+        );
         let master = Master {
             connection,
             started: Instant::now(),
@@ -201,11 +211,14 @@ impl Mux {
                 && master.connection.open_sessions() == 0
                 && !master.connection.is_closed()
             {
-                env.record(format!(
-                    "mux: master c{} to {host} exits: ControlPersist {}s idle",
-                    master.connection.id(),
-                    persist.as_secs()
-                ));
+                env.record_marked(
+                    format!(
+                        "mux: master c{} to {host} exits: ControlPersist {}s idle",
+                        master.connection.id(),
+                        persist.as_secs()
+                    ),
+                    vec![Mark::instant(MASTERS_TRACK)],
+                );
                 master.exiting.store(true, Ordering::SeqCst);
                 tokio::time::sleep(MASTER_EXIT).await;
                 master.connection.close().await;
