@@ -34,7 +34,9 @@ fn results_do_not_depend_on_the_number_of_threads() {
             .parse()
             .unwrap(),
     );
-    let strategy = Registry::new().resolve(&scenario, "cached", &Default::default()).unwrap();
+    let strategy = Registry::new()
+        .resolve(&scenario, "cached", &Default::default())
+        .unwrap();
     let jobs: Vec<Job> = (0..6)
         .map(|seed| Job {
             scenario: scenario.clone(),

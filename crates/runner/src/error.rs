@@ -15,4 +15,7 @@ pub enum RunError {
         /// Names that exist.
         known: String,
     },
+    /// The fuzzer gave up (proptest rejected too many cases).
+    #[error("fuzz: {0}")]
+    Fuzz(String),
 }

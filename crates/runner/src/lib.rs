@@ -12,6 +12,8 @@
 //! - [`run_one`]: one run, with its trace, for replay.
 //! - [`Job`] and [`execute`]: many runs in parallel.
 //! - [`Row::aggregate`]: runs to a report row.
+//! - [`check_invariants`]: what must hold for every run ([`Violation`]s against the ledger);
+//!   [`fuzz`]: generated fault timelines, shrunk to a minimal failing scenario file.
 #![warn(missing_docs)]
 
 mod builtin;
@@ -19,6 +21,8 @@ mod classify;
 mod drive;
 mod error;
 mod execute;
+pub mod fuzz;
+mod invariants;
 mod record;
 mod registry;
 pub mod report;
@@ -29,6 +33,8 @@ mod stats;
 pub use builtin::{BuiltinScenario, builtin_scenarios};
 pub use error::RunError;
 pub use execute::{Job, execute};
+pub use fuzz::{FuzzConfig, FuzzEvent, FuzzFailure, FuzzReport, apply_events, fuzz};
+pub use invariants::{Invariant, Violation, check_invariants};
 pub use record::{OpRecord, OpResult};
 pub use registry::Registry;
 pub use row::{Row, SeedTrace};
