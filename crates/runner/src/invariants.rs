@@ -233,7 +233,7 @@ fn paused_at(scenario: &Scenario, host: &str, instant: Duration) -> bool {
     changes.sort_by_key(|(at, _)| *at);
     changes
         .iter()
-        .filter(|(at, _)| *at <= instant)
-        .last()
+        .rev()
+        .find(|(at, _)| *at <= instant)
         .is_some_and(|(_, paused)| *paused)
 }
