@@ -16,9 +16,10 @@ use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(name = "sshrace", version)]
 #[command(after_help = "\
-Exit status: 0 every run met expectations (replay, sweep and compare: the report was written);
-1 a failure rate broke an expectation (--max-failure-rate, a scenario's [[expect]]) or
---check-determinism found a difference; 2 usage, scenario or environment error.
+Exit status: 0 every run met expectations (replay, sweep and compare: the report was written;
+fuzz: no violation found); 1 a failure rate broke an expectation (--max-failure-rate, a
+scenario's [[expect]]), --check-determinism found a difference or fuzz found a violation;
+2 usage, scenario or environment error.
 
 Environment: SSHRACE_SEED sets --seed for replay; RUST_LOG filters logs on stderr.")]
 pub struct Args {
@@ -171,6 +172,29 @@ pub enum Command {
         /// Simulations to run at once (default: the number of cores). Results never depend on it.
         #[arg(long, value_name = "N")]
         jobs: Option<usize>,
+    },
+    /// Fuzz a strategy with generated fault timelines over a base scenario; shrink a failure.
+    ///
+    /// Each case adds up to 6 generated events (partitions, crashes, sshd pauses, NAT idle
+    /// drops, latency spikes, control-plane flaps, command bursts, refreshes) to the scenario
+    /// and checks the run against the invariants: no silent failure, no hang, no leak, no
+    /// MaxSessions refusal reaching the caller, no lost events. On a violation it prints the
+    /// shrunk timeline as a scenario file to save into scenarios/ and replay, and exits 1.
+    ///
+    /// Example: sshrace fuzz fuzz-base --strategy cached --cases 200 --seed 0
+    Fuzz {
+        /// A scenario file, or the name of a built-in scenario (fuzz-base is made for it).
+        #[arg(value_name = "SCENARIO")]
+        scenario: String,
+        /// The strategy.
+        #[arg(long, value_name = "NAME")]
+        strategy: String,
+        /// Generated cases to run.
+        #[arg(long, default_value_t = 100, value_name = "N")]
+        cases: u32,
+        /// Seeds the generator and every run (decimal or 0x-hex).
+        #[arg(long, default_value = "0", value_name = "SEED")]
+        seed: String,
     },
     /// Measure simulation speed: simulated seconds per wall second on an idle day-long
     /// timeline, 100 parallel SSH handshakes, and the built-in matrix at 100 seeds.

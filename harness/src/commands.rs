@@ -72,6 +72,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             format,
             threads: threads(jobs),
         }),
+        Command::Fuzz {
+            scenario,
+            strategy,
+            cases,
+            seed,
+        } => fuzz(&scenario, &strategy, cases, &seed),
         Command::Bench { seeds } => crate::bench::run(seeds),
     }
 }
@@ -286,4 +292,49 @@ fn replay(
     }
     writeln!(out, "trace {}", result.trace_hash)?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn fuzz(scenario: &str, strategy: &str, cases: u32, seed: &str) -> anyhow::Result<ExitCode> {
+    let seed = plan::parse_seed(seed)?;
+    if cases == 0 {
+        anyhow::bail!("--cases 0: nothing to run (give N >= 1)");
+    }
+    let base = plan::load_scenario(scenario)?;
+    let spec = Registry::new().resolve(&base, strategy, &Default::default())?;
+    eprintln!(
+        "sshrace: fuzz {} strategy {strategy} cases {cases} seed {seed} backend sim tick {} ms",
+        base.path,
+        base.sim.tick.as_millis()
+    );
+    let report = sshrace_runner::fuzz(&base, &spec, sshrace_runner::FuzzConfig::new(cases, seed))?;
+    eprintln!(
+        "sshrace: {} runs in {:.1} s ({:.1} cases/s)",
+        report.runs,
+        report.elapsed.as_secs_f64(),
+        report.runs_per_second()
+    );
+    let Some(failure) = report.failure else {
+        eprintln!("sshrace: no violation in {cases} cases");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let path = format!(
+        "scenarios/{}-{strategy}-{}.toml",
+        base.name, failure.invariant
+    );
+    let command = format!(
+        "sshrace fuzz {} --strategy {strategy} --cases {cases} --seed {seed}",
+        base.path
+    );
+    let mut out = std::io::stdout().lock();
+    out.write_all(failure.scenario_file(&command, strategy, &path).as_bytes())?;
+    out.flush()?;
+    for violation in &failure.violations {
+        eprintln!("violation: {violation}");
+    }
+    eprintln!(
+        "sshrace: {} shrunk to {} events; save stdout as {path}\nreplay: sshrace replay {path} --strategy {strategy} --seed {seed}",
+        failure.invariant,
+        failure.events.len()
+    );
+    Ok(ExitCode::from(1))
 }

@@ -285,3 +285,48 @@ fn help_documents_the_tests_and_exit_codes() {
     }
     assert!(text(&sshrace(&["replay", "--help"]).stdout).contains("--trace"));
 }
+
+#[test]
+fn fuzz_prints_a_replayable_scenario_and_exits_1_on_a_violation() {
+    let out = sshrace(&["fuzz", "fuzz-base", "--strategy", "cached", "--cases", "20"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    assert!(
+        stdout.starts_with("# found by sshrace fuzz scenarios/fuzz-base.toml --strategy cached"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("cases/s"), "{stderr}");
+    assert!(
+        stderr.contains("replay: sshrace replay scenarios/"),
+        "{stderr}"
+    );
+    let dir = std::env::temp_dir().join(format!("sshrace-fuzz-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("found.toml");
+    std::fs::write(&path, &stdout).unwrap();
+    let replay = sshrace(&[
+        "replay",
+        path.to_str().unwrap(),
+        "--strategy",
+        "cached",
+        "--seed",
+        "0",
+    ]);
+    assert_eq!(replay.status.code(), Some(0), "{}", text(&replay.stderr));
+    assert!(text(&replay.stdout).contains("channel-refused"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn fuzz_exits_0_without_a_violation_and_2_on_usage_errors() {
+    let out = sshrace(&["fuzz", "fuzz-base", "--strategy", "pool", "--cases", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
+    let out = sshrace(&["fuzz", "fuzz-base", "--strategy", "pool", "--cases", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = sshrace(&["fuzz", "fuzz-base", "--strategy", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = sshrace(&["fuzz", "fuzz-base"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -28,7 +28,7 @@ macro_rules! builtin {
     };
 }
 
-const BUILTIN: [BuiltinScenario; 16] = builtin![
+const BUILTIN: [BuiltinScenario; 17] = builtin![
     "deploy-age-recycle",
     "flood-fresh-connections",
     "agent-flap",
@@ -45,6 +45,7 @@ const BUILTIN: [BuiltinScenario; 16] = builtin![
     "nat-idle-half-open",
     "sshd-restart-under-load",
     "silent-build-no-keepalive",
+    "fuzz-base",
 ];
 
 /// The built-in scenarios: the four incidents first, then the other races.

@@ -48,4 +48,7 @@ pub enum RunError {
         /// The scenario's items.
         known: String,
     },
+    /// The fuzzer gave up (proptest rejected too many cases).
+    #[error("fuzz: {0}")]
+    Fuzz(String),
 }

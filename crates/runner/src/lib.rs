@@ -17,6 +17,8 @@
 //!   strategy; [`sweep_svg`] draws it.
 //! - [`compare`] and [`Comparison`]: two strategies on the same seeds, the difference paired by
 //!   seed with a confidence interval and significance tests.
+//! - [`check_invariants`]: what must hold for every run ([`Violation`]s against the ledger);
+//!   [`fuzz`]: generated fault timelines, shrunk to a minimal failing scenario file.
 #![warn(missing_docs)]
 
 mod builtin;
@@ -29,6 +31,8 @@ mod execute;
 mod measure;
 mod parameter;
 mod plot;
+pub mod fuzz;
+mod invariants;
 mod record;
 mod registry;
 pub mod report;
@@ -45,6 +49,8 @@ pub use execute::{Job, execute};
 pub use measure::measure_only;
 pub use parameter::{HostKey, Parameter, WorkloadKey, parse_values};
 pub use plot::sweep_svg;
+pub use fuzz::{FuzzConfig, FuzzEvent, FuzzFailure, FuzzReport, apply_events, fuzz};
+pub use invariants::{Invariant, Violation, check_invariants};
 pub use record::{OpRecord, OpResult};
 pub use registry::Registry;
 pub use row::{Row, SeedTrace};

@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ const DEFAULT_DRAIN: Duration = Duration::from_secs(600);
 /// When the run stops waiting for operations: the scenario's duration is the window in which
 /// operations arrive; each may then run until its own deadline (or [`DEFAULT_DRAIN`] past the
 /// window), so one arriving near the end is not cut short by the end itself.
-fn operations_end(scenario: &Scenario) -> Duration {
+pub(crate) fn operations_end(scenario: &Scenario) -> Duration {
     let longest = scenario
         .workload
         .iter()
@@ -76,6 +77,9 @@ pub struct RunResult {
     pub leaked_sessions: u64,
     /// Connections still open on a server after the strategy shut down.
     pub leaked_connections: u64,
+    /// Per host, `(sessions, connections)` still open on its sshd after the strategy shut down
+    /// (only hosts with something open).
+    pub leaked_by_host: BTreeMap<String, (u64, u64)>,
     /// Job events emitted after DONE.
     pub lost_events: u64,
     /// The scenario's `failing` outcome kinds.
@@ -195,7 +199,20 @@ pub fn run_one(
             .unwrap_or(0),
         leaked_sessions: ledger.open_sessions().count() as u64,
         leaked_connections: ledger.open_connections().count() as u64,
+        leaked_by_host: leaked_by_host(&ledger),
         lost_events,
         failing: scenario.failing.clone(),
     })
+}
+
+/// Per host, `(sessions, connections)` the ledger still shows open.
+fn leaked_by_host(ledger: &sshrace_core::Ledger) -> BTreeMap<String, (u64, u64)> {
+    let mut leaked: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for session in ledger.open_sessions() {
+        leaked.entry(session.host.clone()).or_default().0 += 1;
+    }
+    for connection in ledger.open_connections() {
+        leaked.entry(connection.host.clone()).or_default().1 += 1;
+    }
+    leaked
 }

@@ -45,4 +45,4 @@ pub use config::{TargetConfig, WorldConfig};
 pub use control::ControlPlaneClient;
 pub use dialer::SimDialer;
 pub use error::SimError;
-pub use world::{SimContext, SimOutcome, World};
+pub use world::{CLIENT_HOST, SimContext, SimOutcome, World};

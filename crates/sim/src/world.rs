@@ -357,6 +357,7 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, effects: &mut Effects<'_>, n
         links,
     } = effects;
     trace.record_marked("fault", fault.to_string(), vec![Mark::Global]);
+    tracing::info!(at_ms = now.as_millis() as u64, %fault, "fault applied");
     match fault {
         Fault::Partition { a, b } => {
             let mut blocked = blocked.lock().expect("blocked lock");
