@@ -25,6 +25,17 @@ pub fn execute(
     threads: usize,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Vec<Result<RunResult, RunError>> {
+    execute_with(jobs, threads, false, progress)
+}
+
+/// [`execute`], keeping each run's whole trace when `keep_trace` is set (for printing a
+/// replayed run's timeline).
+pub fn execute_with(
+    jobs: &[Job],
+    threads: usize,
+    keep_trace: bool,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Vec<Result<RunResult, RunError>> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<RunResult, RunError>>>> =
@@ -37,7 +48,7 @@ pub fn execute(
                     let Some(job) = jobs.get(index) else {
                         break;
                     };
-                    let result = run_one(&job.scenario, &job.strategy, job.seed, false);
+                    let result = run_one(&job.scenario, &job.strategy, job.seed, keep_trace);
                     results.lock().expect("results lock")[index] = Some(result);
                     progress(done.fetch_add(1, Ordering::SeqCst) + 1);
                 }

@@ -45,7 +45,7 @@ pub use builtin::{BuiltinScenario, builtin_scenarios};
 pub use chrome::{ChromeEvent, ChromeTrace};
 pub use compare::{Comparison, SeedPair, compare};
 pub use error::RunError;
-pub use execute::{Job, execute};
+pub use execute::{Job, execute, execute_with};
 pub use fuzz::{FuzzConfig, FuzzEvent, FuzzFailure, FuzzReport, apply_events, fuzz};
 pub use invariants::{Invariant, Violation, check_invariants};
 pub use measure::measure_only;

@@ -1,10 +1,8 @@
 //! One (scenario, strategy) pair with its seeds, run in parallel and aggregated into a row.
 
 use std::sync::Arc;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use sshrace_runner::{Job, Row, RunError, RunResult, execute, run_one};
+use sshrace_runner::{Job, Row, RunError, RunResult, execute};
 use sshrace_scenario::Scenario;
 use sshrace_strategy::StrategySpec;
 
@@ -121,27 +119,5 @@ pub(crate) fn run_cells(
 
 /// [`execute`], keeping each run's trace.
 fn execute_traced(jobs: &[Job], threads: usize) -> Vec<Result<RunResult, RunError>> {
-    let next = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Result<RunResult, RunError>>>> =
-        Mutex::new((0..jobs.len()).map(|_| None).collect());
-    std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, jobs.len().max(1)) {
-            scope.spawn(|| {
-                loop {
-                    let index = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(job) = jobs.get(index) else {
-                        break;
-                    };
-                    let result = run_one(&job.scenario, &job.strategy, job.seed, true);
-                    results.lock().expect("results lock")[index] = Some(result);
-                }
-            });
-        }
-    });
-    results
-        .into_inner()
-        .expect("results lock")
-        .into_iter()
-        .map(|r| r.expect("every job ran"))
-        .collect()
+    sshrace_runner::execute_with(jobs, threads, true, &|_| {})
 }
