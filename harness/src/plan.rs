@@ -98,11 +98,7 @@ pub fn cells(
             let strategy = registry
                 .resolve(&scenario, name, &StrategyParams::default())
                 .with_context(|| format!("scenario {}", scenario.path))?;
-            let expected = scenario
-                .expectations
-                .iter()
-                .find(|e| e.strategy == *name)
-                .map(|e| e.max_failure_rate);
+            let expected = scenario.max_failure_rate(name);
             Ok(Cell {
                 scenario: scenario.clone(),
                 strategy,

@@ -48,11 +48,7 @@ pub fn matrix_rows(seeds: &[u64]) -> Vec<sshrace_runner::Row> {
             let spec = Registry::new()
                 .resolve(&scenario, name, &Default::default())
                 .expect("strategy resolves");
-            let expected = scenario
-                .expectations
-                .iter()
-                .find(|e| e.strategy == *name)
-                .map(|e| e.max_failure_rate);
+            let expected = scenario.max_failure_rate(name);
             cells.push((scenario.clone(), spec, expected));
         }
     }

@@ -189,6 +189,14 @@ impl Scenario {
     pub fn host(&self, name: &str) -> Option<&Host> {
         self.hosts.iter().find(|host| host.name == name)
     }
+
+    /// The `max_failure_rate` an `[[expect]]` sets for `strategy`, if any.
+    pub fn max_failure_rate(&self, strategy: &str) -> Option<f64> {
+        self.expectations
+            .iter()
+            .find(|e| e.strategy == strategy)
+            .map(|e| e.max_failure_rate)
+    }
 }
 
 #[cfg(test)]

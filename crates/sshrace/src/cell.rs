@@ -29,11 +29,7 @@ impl Cell {
         under_test: bool,
     ) -> Result<Cell, Error> {
         let spec = strategy.resolve(scenario)?;
-        let max_failure_rate = scenario
-            .expectations
-            .iter()
-            .find(|e| e.strategy == spec.name())
-            .map(|e| e.max_failure_rate);
+        let max_failure_rate = scenario.max_failure_rate(spec.name());
         Ok(Cell {
             scenario: scenario.clone(),
             strategy: strategy.clone(),
