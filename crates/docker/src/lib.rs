@@ -1,0 +1,23 @@
+//! Real OpenSSH in containers: sshrace's second backend (issue 8).
+//!
+//! - [`preflight`]: is Docker (and, to build images, mmdebstrap and root) here? One-line errors.
+//! - [`image`]: the base image from Debian packages (mmdebstrap + `docker import`) and the
+//!   `Dockerfile.target` image on top, per OpenSSH version; idempotent and cached.
+//! - [`target`]: a run's targets (testcontainers 0.27), labelled with the run id; faults on them
+//!   (pause, kill, restart, iptables); the in-container ledger read back as a core `Ledger`.
+//! - [`clean`]: remove whatever an interrupted run left (`sshrace clean`).
+//! - [`proxy`]: the userspace TCP fault proxy between every client and every target (latency,
+//!   jitter, blackholes, NAT idle drops, resets).
+//! - [`dialer`]: russh over real TCP through the proxy (a `Dialer` for `RusshTransport`).
+//! - [`openssh`]: the OpenSSH client (`ssh` processes, ControlMaster) as a `Transport`.
+
+pub mod clean;
+pub mod dialer;
+pub mod error;
+pub mod image;
+pub mod openssh;
+pub mod preflight;
+pub mod proxy;
+pub mod target;
+
+
