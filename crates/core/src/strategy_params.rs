@@ -33,6 +33,11 @@ pub struct StrategyParams {
     pub poll_interval_ms: Option<u64>,
     /// ControlMaster strategies: health checks bypass the master (Coolify PR 7503).
     pub health_check_bypass: Option<bool>,
+    /// Real seconds per scenario second for every duration a strategy derives from these
+    /// parameters (defaults included): `Some(1/60)` on a container run compressed 60 times.
+    /// `None` (the simulation) keeps durations exactly as written. Not a file setting.
+    #[serde(skip)]
+    pub time_scale: Option<f64>,
 }
 
 /// A parameter name no strategy knows.
@@ -103,6 +108,29 @@ impl StrategyParams {
             handshake_limit: over.handshake_limit.or(self.handshake_limit),
             poll_interval_ms: over.poll_interval_ms.or(self.poll_interval_ms),
             health_check_bypass: over.health_check_bypass.or(self.health_check_bypass),
+            time_scale: over.time_scale.or(self.time_scale),
+        }
+    }
+
+    /// `ms` (or `default_ms` when unset) as a duration, time-scaled.
+    pub fn duration(&self, ms: Option<u64>, default_ms: u64) -> Duration {
+        self.scale(Duration::from_millis(ms.unwrap_or(default_ms)))
+    }
+
+    /// Like [`StrategyParams::duration`] for an option whose `0` means "off" (`None`); an unset
+    /// value takes `default_ms` (itself `None` for off).
+    pub fn duration_or_off(&self, ms: Option<u64>, default_ms: Option<u64>) -> Option<Duration> {
+        match ms.or(default_ms) {
+            Some(0) | None => None,
+            Some(ms) => Some(self.duration(Some(ms), 0)),
+        }
+    }
+
+    /// A strategy's own constant duration, time-scaled like its parameters.
+    pub fn scale(&self, duration: Duration) -> Duration {
+        match self.time_scale {
+            None => duration,
+            Some(scale) => duration.mul_f64(scale),
         }
     }
 }

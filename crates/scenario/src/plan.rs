@@ -115,6 +115,16 @@ impl PlannedKind {
             .into_iter()
             .chain(steps.iter().map(|step| &step.spec))
     }
+
+    /// The commands this operation runs, in order, to change (a time-compressed replay).
+    pub fn specs_mut(&mut self) -> Vec<&mut CommandSpec> {
+        match self {
+            PlannedKind::Command { spec, .. } | PlannedKind::Interactive { spec, .. } => {
+                vec![spec]
+            }
+            PlannedKind::Job { steps } => steps.iter_mut().map(|step| &mut step.spec).collect(),
+        }
+    }
 }
 
 impl Scenario {

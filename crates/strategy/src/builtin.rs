@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::time::Duration;
 
 use sshrace_core::StrategyParams;
 
@@ -57,7 +56,7 @@ pub const BUILTIN: [(&str, &str); 10] = [
 pub fn builtin(name: &str, params: &StrategyParams) -> Option<StrategySpec> {
     let description = BUILTIN.iter().find(|(n, _)| *n == name)?.1;
     let p = params.clone();
-    let poll = Duration::from_millis(params.poll_interval_ms.unwrap_or(5_000));
+    let poll = params.duration(params.poll_interval_ms, 5_000);
     let spec = match name {
         "fresh" | "swallow" | "propagate" => {
             StrategySpec::custom(name, move |env| Arc::new(Fresh::new(env, &p)))

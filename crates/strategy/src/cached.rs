@@ -3,7 +3,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sshrace_core::{Connection, ExecResult, StrategyParams, TransportError, millis_or_off};
+use sshrace_core::{Connection, ExecResult, StrategyParams, TransportError};
 
 use crate::{ConnectionPolicy, Env, Request};
 
@@ -30,8 +30,7 @@ impl Cached {
     pub fn new(env: Env, params: &StrategyParams) -> Self {
         Self {
             env,
-            connect_timeout: millis_or_off(params.connect_timeout_ms)
-                .unwrap_or(Some(Duration::from_secs(10))),
+            connect_timeout: params.duration_or_off(params.connect_timeout_ms, Some(10_000)),
             cache: Mutex::default(),
         }
     }

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sshrace_core::{ExecResult, StrategyParams, TransportError, millis_or_off};
+use sshrace_core::{ExecResult, StrategyParams, TransportError};
 
 use crate::policy::run_on_new_connection;
 use crate::{ConnectionPolicy, Env, Request};
@@ -23,8 +23,7 @@ impl Fresh {
     pub fn new(env: Env, params: &StrategyParams) -> Self {
         Self {
             env,
-            connect_timeout: millis_or_off(params.connect_timeout_ms)
-                .unwrap_or(Some(Duration::from_secs(10))),
+            connect_timeout: params.duration_or_off(params.connect_timeout_ms, Some(10_000)),
         }
     }
 }

@@ -6,7 +6,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sshrace_core::{
     Cause, ConnectOptions, Connection, ExecResult, Mark, StrategyParams, TransportError,
-    millis_or_off,
 };
 use tokio::time::Instant;
 
@@ -45,6 +44,8 @@ pub struct Mux {
     mode: MuxMode,
     max_age: Duration,
     persist: Duration,
+    /// How long the master takes to exit once ControlPersist ran out (time-scaled).
+    master_exit: Duration,
     attempts: u32,
     retry_base: Duration,
     retry_cap: Duration,
@@ -75,21 +76,21 @@ impl Mux {
     /// Build for one run.
     pub fn new(env: Env, mode: MuxMode, params: &StrategyParams) -> Self {
         let options = ConnectOptions {
-            connect_timeout: millis_or_off(params.connect_timeout_ms)
-                .unwrap_or(Some(Duration::from_secs(10))),
-            server_alive_interval: millis_or_off(params.keepalive_interval_ms)
-                .unwrap_or(Some(Duration::from_secs(20))),
+            connect_timeout: params.duration_or_off(params.connect_timeout_ms, Some(10_000)),
+            server_alive_interval: params
+                .duration_or_off(params.keepalive_interval_ms, Some(20_000)),
             server_alive_count_max: params.keepalive_count.unwrap_or(3),
             ..ConnectOptions::default()
         };
         Self {
             env,
             mode,
-            max_age: Duration::from_millis(params.max_age_ms.unwrap_or(1_800_000)),
-            persist: Duration::from_millis(params.persist_ms.unwrap_or(3_600_000)),
+            max_age: params.duration(params.max_age_ms, 1_800_000),
+            persist: params.duration(params.persist_ms, 3_600_000),
+            master_exit: params.scale(MASTER_EXIT),
             attempts: params.attempts.unwrap_or(3).max(1),
-            retry_base: Duration::from_millis(params.retry_base_ms.unwrap_or(2_000)),
-            retry_cap: Duration::from_millis(params.retry_cap_ms.unwrap_or(30_000)),
+            retry_base: params.duration(params.retry_base_ms, 2_000),
+            retry_cap: params.duration(params.retry_cap_ms, 30_000),
             options,
             health_check_bypass: params.health_check_bypass.unwrap_or(false),
             masters: Mutex::default(),
@@ -203,6 +204,7 @@ impl Mux {
         let uses = master.uses.load(Ordering::SeqCst);
         let master = master.clone();
         let persist = self.persist;
+        let master_exit = self.master_exit;
         let env = self.env.clone();
         let host = host.to_owned();
         tokio::spawn(async move {
@@ -220,7 +222,7 @@ impl Mux {
                     vec![Mark::instant(MASTERS_TRACK)],
                 );
                 master.exiting.store(true, Ordering::SeqCst);
-                tokio::time::sleep(MASTER_EXIT).await;
+                tokio::time::sleep(master_exit).await;
                 master.connection.close().await;
             }
         });

@@ -4,9 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rand_chacha::ChaCha8Rng;
-use sshrace_core::{
-    Cause, ConnectOptions, Connection, ExecResult, StrategyParams, TransportError, millis_or_off,
-};
+use sshrace_core::{Cause, ConnectOptions, Connection, ExecResult, StrategyParams, TransportError};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::backoff::full_jitter;
@@ -62,10 +60,9 @@ impl Pool {
     /// Build for one run.
     pub fn new(env: Env, params: &StrategyParams) -> Self {
         let options = ConnectOptions {
-            connect_timeout: millis_or_off(params.connect_timeout_ms)
-                .unwrap_or(Some(Duration::from_secs(10))),
-            server_alive_interval: millis_or_off(params.keepalive_interval_ms)
-                .unwrap_or(Some(Duration::from_secs(15))),
+            connect_timeout: params.duration_or_off(params.connect_timeout_ms, Some(10_000)),
+            server_alive_interval: params
+                .duration_or_off(params.keepalive_interval_ms, Some(15_000)),
             server_alive_count_max: params.keepalive_count.unwrap_or(3),
             ..ConnectOptions::default()
         };
@@ -76,8 +73,8 @@ impl Pool {
             max_sessions: params.max_sessions.unwrap_or(8).max(1) as usize,
             handshake_limit: params.handshake_limit.unwrap_or(4).max(1) as usize,
             attempts: params.attempts.unwrap_or(5).max(1),
-            retry_base: Duration::from_millis(params.retry_base_ms.unwrap_or(500)),
-            retry_cap: Duration::from_millis(params.retry_cap_ms.unwrap_or(8_000)),
+            retry_base: params.duration(params.retry_base_ms, 500),
+            retry_cap: params.duration(params.retry_cap_ms, 8_000),
             options,
             hosts: Mutex::default(),
             rng: Mutex::new(rng),
