@@ -48,6 +48,9 @@ pub enum RunError {
         /// The scenario's items.
         known: String,
     },
+    /// The container backend failed (Docker, an image, a container, the client).
+    #[error("docker: {0}")]
+    Docker(String),
     /// The fuzzer gave up (proptest rejected too many cases).
     #[error("fuzz: {0}")]
     Fuzz(String),

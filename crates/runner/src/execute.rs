@@ -36,6 +36,19 @@ pub fn execute_with(
     keep_trace: bool,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Vec<Result<RunResult, RunError>> {
+    execute_by(jobs, threads, progress, &|job| {
+        run_one(&job.scenario, &job.strategy, job.seed, keep_trace)
+    })
+}
+
+/// Run every job with `run` on `threads` threads (the container backend runs its jobs this way
+/// with `run_docker`); results come back in job order.
+pub fn execute_by(
+    jobs: &[Job],
+    threads: usize,
+    progress: &(dyn Fn(usize) + Sync),
+    run: &(dyn Fn(&Job) -> Result<RunResult, RunError> + Sync),
+) -> Vec<Result<RunResult, RunError>> {
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Result<RunResult, RunError>>>> =
@@ -48,7 +61,7 @@ pub fn execute_with(
                     let Some(job) = jobs.get(index) else {
                         break;
                     };
-                    let result = run_one(&job.scenario, &job.strategy, job.seed, keep_trace);
+                    let result = run(job);
                     results.lock().expect("results lock")[index] = Some(result);
                     progress(done.fetch_add(1, Ordering::SeqCst) + 1);
                 }

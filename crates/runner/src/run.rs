@@ -17,6 +17,8 @@ use crate::{OpRecord, OpResult, RunError};
 pub enum Backend {
     /// The turmoil simulation with the sshd model (the default; needs nothing installed).
     Sim,
+    /// Real OpenSSH servers of this version in containers.
+    Docker(crate::docker::OpenSsh),
 }
 
 impl Backend {
@@ -24,6 +26,8 @@ impl Backend {
     pub fn name(self) -> &'static str {
         match self {
             Backend::Sim => "sim",
+            Backend::Docker(crate::docker::OpenSsh::V9_2) => "docker-openssh-9.2",
+            Backend::Docker(crate::docker::OpenSsh::V10_0) => "docker-openssh-10.0",
         }
     }
 }
@@ -152,67 +156,29 @@ pub fn run_one(
         drive(env, spec, plan, hosts, end, driver_shared)
     })?;
 
-    let mut records = std::mem::take(&mut *shared.records.lock().expect("records lock"));
-    let teardowns = shared.teardowns.lock().expect("teardowns lock").clone();
-    let ledger = outcome.ledger;
-    let mut operations = Vec::with_capacity(planned.len());
-    for planned in planned {
-        let record = match records.iter().position(|r| r.id == planned.id) {
-            Some(index) => records.swap_remove(index),
-            None => planned,
-        };
-        let judged = classify(&record, &ledger, &teardowns);
-        operations.push((record, judged));
-    }
-    let lost_events = operations
-        .iter()
-        .map(|(record, _)| match record.result {
-            OpResult::Job { lost_events, .. } => lost_events as u64,
-            _ => 0,
-        })
-        .sum();
-    Ok(RunResult {
-        scenario: scenario.name.clone(),
-        strategy: strategy.name().to_owned(),
-        backend: Backend::Sim,
+    Ok(judge(
+        scenario,
+        strategy,
+        Backend::Sim,
         seed,
-        trace_hash: outcome.trace.hash(),
-        trace: keep_trace.then_some(outcome.trace),
-        operations,
-        connections: ledger.connections.len() as u64,
-        handshakes: ledger
-            .connections
-            .iter()
-            .filter(|c| c.authenticated_at.is_some())
-            .count() as u64,
-        peak_unauthenticated: ledger
-            .peak_unauthenticated
-            .values()
-            .copied()
-            .max()
-            .unwrap_or(0),
-        peak_sessions_per_connection: ledger
-            .peak_sessions_per_connection
-            .values()
-            .copied()
-            .max()
-            .unwrap_or(0),
-        leaked_sessions: ledger.open_sessions().count() as u64,
-        leaked_connections: ledger.open_connections().count() as u64,
-        leaked_by_host: leaked_by_host(&ledger),
-        lost_events,
-        failing: scenario.failing.clone(),
-    })
+        planned,
+        &shared,
+        outcome.ledger,
+        outcome.trace,
+        keep_trace,
+    ))
 }
 
-/// Per host, `(sessions, connections)` the ledger still shows open.
-fn leaked_by_host(ledger: &sshrace_core::Ledger) -> BTreeMap<String, (u64, u64)> {
-    let mut leaked: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for session in ledger.open_sessions() {
-        leaked.entry(session.host.clone()).or_default().0 += 1;
-    }
-    for connection in ledger.open_connections() {
-        leaked.entry(connection.host.clone()).or_default().1 += 1;
-    }
-    leaked
-}
+/// Judge every planned operation of a finished run against the servers' `ledger`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn judge(
+    scenario: &Scenario,
+    strategy: &StrategySpec,
+    backend: Backend,
+    seed: u64,
+    planned: Vec<OpRecord>,
+    shared: &Shared,
+    ledger: sshrace_core::Ledger,
+    trace: Trace,
+    keep_trace: bool,
+) -> RunResult {
