@@ -82,6 +82,8 @@ pub enum Command {
         /// Also write the run as Chrome trace-event JSON to this file (Perfetto, chrome://tracing).
         #[arg(long, value_name = "FILE")]
         trace: Option<PathBuf>,
+        #[command(flatten)]
+        backend: BackendArgs,
     },
     /// Vary one parameter over a range and report each strategy's failure rate at each value,
     /// as a table on stdout and an SVG chart (failure rate with its 95% Wilson band).
@@ -196,12 +198,35 @@ pub enum Command {
         #[arg(long, default_value = "0", value_name = "SEED")]
         seed: String,
     },
+    /// Build the OpenSSH target images for the container backend (cached: a second build
+    /// with nothing changed does nothing). Needs Docker, mmdebstrap and root.
+    ///
+    /// Example: sshrace image build --openssh 10.0
+    Image {
+        #[command(subcommand)]
+        action: ImageAction,
+    },
+    /// Remove every container and network an interrupted container run left behind (all
+    /// carry the label sshrace=1).
+    Clean,
     /// Measure simulation speed: simulated seconds per wall second on an idle day-long
     /// timeline, 100 parallel SSH handshakes, and the built-in matrix at 100 seeds.
     Bench {
         /// Seeds per scenario for the matrix timing.
         #[arg(long, default_value_t = 100, value_name = "N")]
         seeds: u64,
+    },
+}
+
+/// `sshrace image` actions.
+#[derive(Debug, Subcommand)]
+pub enum ImageAction {
+    /// Build the base image (mmdebstrap + docker import) and the target image
+    /// (Dockerfile.target) for one OpenSSH version, or both when --openssh is not given.
+    Build {
+        /// 9.2 or 10.0 (default: both).
+        #[arg(long, value_name = "9.2|10.0")]
+        openssh: Option<String>,
     },
 }
 
@@ -217,9 +242,54 @@ pub struct Common {
     /// Run every seed twice and fail (exit 1) on any difference in the trace.
     #[arg(long)]
     pub check_determinism: bool,
-    /// Simulations to run at once (default: the number of cores). Results never depend on it.
+    /// Simulations to run at once (default: the number of cores; on containers, 2). Results
+    /// never depend on it in the simulation.
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+/// Where runs happen: the simulation (default, needs nothing) or real OpenSSH in containers.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct BackendArgs {
+    /// sim: the turmoil simulation with the sshd model (deterministic, fast). docker: real
+    /// OpenSSH servers in containers, built locally (`sshrace image build`), time-compressed;
+    /// scenarios with faults containers cannot apply are refused and listed.
+    #[arg(long, value_enum, default_value_t = BackendArg::Sim)]
+    pub backend: BackendArg,
+    /// OpenSSH version of the containers: 9.2 (Debian bookworm) or 10.0 (Debian trixie).
+    #[arg(long, default_value = "9.2", value_name = "9.2|10.0")]
+    pub openssh: String,
+    /// Containers: real seconds per scenario second, as 1/60 or 0.0167, or auto (the most
+    /// compression up to 1/600 that fits a run into ~30 s and that sshd's whole-second settings,
+    /// LoginGraceTime and ClientAliveInterval, still honour). A scale those settings cannot
+    /// honour is refused with the setting named.
+    #[arg(long, default_value = "auto", value_name = "auto|1/N|X")]
+    pub time_scale: String,
+    /// Containers: the client strategies' transport runs. openssh: the ssh binary (a
+    /// connection is a ControlMaster, a session `ssh -S`, close `-O exit`, drain `-O stop`);
+    /// russh: russh over real TCP.
+    #[arg(long, value_enum, default_value_t = ClientArg::Openssh)]
+    pub client: ClientArg,
+}
+
+/// `--backend`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendArg {
+    /// The simulation.
+    Sim,
+    /// Real OpenSSH in containers.
+    Docker,
+}
+
+/// `--client`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClientArg {
+    /// The OpenSSH client (ssh, ControlMaster).
+    Openssh,
+    /// russh over real TCP.
+    Russh,
 }
 
 /// Output formats of `compare`.

@@ -5,10 +5,12 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use sshrace_runner::report::{self, Format};
-use sshrace_runner::{ChromeTrace, Job, Registry, Row, RunResult, execute, run_one};
+use sshrace_runner::docker::run_docker;
+use sshrace_runner::{ChromeTrace, Job, Registry, Row, RunResult, execute, execute_by, run_one};
 use sshrace_strategy::BUILTIN;
 
 use crate::cli::{Args, Command, Common, FormatArg};
+use crate::docker::Containers;
 use crate::plan::{self, Cell};
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -22,20 +24,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => {
             let seeds = plan::parse_seeds(&common.seeds)?;
             let scenario = plan::load_scenario(&scenario)?;
-            let cells = plan::cells(scenario, &strategies, &seeds, max_failure_rate)?;
-            report_cells(&cells, &common)
+            let containers = Containers::from_args(&common.backend)?;
+            let time_scale = match &containers {
+                Some(containers) => Some(containers.scale_for(&scenario)?),
+                None => None,
+            };
+            let cells = plan::cells(scenario, &strategies, &seeds, max_failure_rate, time_scale)?;
+            report_cells(&cells, &common, containers.as_ref())
         }
         Command::Matrix { scenarios, common } => {
             let seeds = plan::parse_seeds(&common.seeds)?;
-            let cells = matrix_cells(scenarios.as_deref(), &seeds)?;
-            report_cells(&cells, &common)
+            let containers = Containers::from_args(&common.backend)?;
+            let cells = matrix_cells(scenarios.as_deref(), &seeds, containers.as_ref())?;
+            report_cells(&cells, &common, containers.as_ref())
         }
         Command::Replay {
             scenario,
             strategy,
             seed,
             trace,
-        } => replay(&scenario, &strategy, &seed, trace.as_deref()),
+            backend,
+        } => replay(
+            &scenario,
+            &strategy,
+            &seed,
+            trace.as_deref(),
+            Containers::from_args(&backend)?,
+        ),
         Command::Sweep {
             scenario,
             strategies,
@@ -79,6 +94,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             seed,
         } => fuzz(&scenario, &strategy, cases, &seed),
         Command::Bench { seeds } => crate::bench::run(seeds),
+        Command::Image { action } => crate::docker::image(action),
+        Command::Clean => crate::docker::clean(),
     }
 }
 
@@ -105,8 +122,13 @@ fn list() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every scenario of the matrix (built-ins, or the files in `dir`) with its own strategies.
-pub fn matrix_cells(dir: Option<&std::path::Path>, seeds: &[u64]) -> anyhow::Result<Vec<Cell>> {
+/// Every scenario of the matrix (built-ins, or the files in `dir`) with its own strategies. On
+/// containers, scenarios they cannot run are left out and listed on stderr with the reason.
+pub fn matrix_cells(
+    dir: Option<&std::path::Path>,
+    seeds: &[u64],
+    containers: Option<&Containers>,
+) -> anyhow::Result<Vec<Cell>> {
     let scenarios = match dir {
         None => sshrace_runner::builtin_scenarios()
             .iter()
@@ -128,7 +150,17 @@ pub fn matrix_cells(dir: Option<&std::path::Path>, seeds: &[u64]) -> anyhow::Res
     let mut cells = Vec::new();
     for scenario in scenarios {
         Registry::new().check(&scenario)?;
-        cells.extend(plan::cells(scenario, &[], seeds, None)?);
+        let time_scale = match containers {
+            None => None,
+            Some(containers) => match containers.scale_for(&scenario) {
+                Ok(scale) => Some(scale),
+                Err(refusal) => {
+                    eprintln!("sshrace: refused: {refusal}");
+                    continue;
+                }
+            },
+        };
+        cells.extend(plan::cells(scenario, &[], seeds, None, time_scale)?);
     }
     Ok(cells)
 }
@@ -138,6 +170,7 @@ pub fn execute_cells(
     cells: &[Cell],
     threads: usize,
     show_progress: bool,
+    containers: Option<&Containers>,
 ) -> anyhow::Result<Vec<Vec<RunResult>>> {
     let jobs: Vec<Job> = cells
         .iter()
@@ -150,7 +183,29 @@ pub fn execute_cells(
         })
         .collect();
     let bar = crate::progress::bar(jobs.len(), show_progress);
-    let results = execute(&jobs, threads, &|done| bar.set_position(done as u64));
+    let progress = |done: usize| bar.set_position(done as u64);
+    let results = match containers {
+        None => execute(&jobs, threads, &progress),
+        Some(containers) => {
+            let scales: Vec<(String, f64)> = cells
+                .iter()
+                .filter_map(|c| Some((c.scenario.name.clone(), c.time_scale?)))
+                .collect();
+            execute_by(&jobs, threads, &progress, &|job| {
+                let scale = scales
+                    .iter()
+                    .find(|(name, _)| *name == job.scenario.name)
+                    .map_or(1.0, |(_, s)| *s);
+                run_docker(
+                    &job.scenario,
+                    &job.strategy,
+                    job.seed,
+                    &containers.run(scale),
+                    false,
+                )
+            })
+        }
+    };
     bar.finish_and_clear();
     let mut results = results.into_iter();
     let mut grouped = Vec::new();
@@ -172,19 +227,52 @@ pub fn threads(jobs: Option<usize>) -> usize {
     jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-fn report_cells(cells: &[Cell], common: &Common) -> anyhow::Result<ExitCode> {
-    let threads = threads(common.jobs);
+fn report_cells(
+    cells: &[Cell],
+    common: &Common,
+    containers: Option<&Containers>,
+) -> anyhow::Result<ExitCode> {
+    let threads = match containers {
+        None => threads(common.jobs),
+        Some(_) => common.jobs.unwrap_or(2),
+    };
     let runs: usize = cells.iter().map(|c| c.seeds.len()).sum();
+    let backend = match containers {
+        None => "sim".to_owned(),
+        Some(c) => {
+            c.prepare()?;
+            format!(
+                "docker (OpenSSH {}, {} client)",
+                c.openssh.version(),
+                c.client.name()
+            )
+        }
+    };
     eprintln!(
-        "sshrace: {} cells, {runs} runs, backend sim, {threads} threads, seeds {}",
+        "sshrace: {} cells, {runs} runs, backend {backend}, {threads} threads, seeds {}",
         cells.len(),
         common.seeds
     );
+    if containers.is_some() {
+        for cell in cells {
+            if let Some(scale) = cell.time_scale {
+                eprintln!(
+                    "sshrace: {} {} at time scale 1/{:.0}",
+                    cell.scenario.name,
+                    cell.strategy.name(),
+                    1.0 / scale
+                );
+            }
+        }
+        if common.check_determinism {
+            anyhow::bail!("--check-determinism applies to the simulation only: real containers run on real time");
+        }
+    }
     let start = std::time::Instant::now();
-    let grouped = execute_cells(cells, threads, common.format == FormatArg::Table)?;
+    let grouped = execute_cells(cells, threads, common.format == FormatArg::Table, containers)?;
     let mut failed = false;
     if common.check_determinism {
-        let again = execute_cells(cells, threads, common.format == FormatArg::Table)?;
+        let again = execute_cells(cells, threads, common.format == FormatArg::Table, None)?;
         for (first, second) in grouped.iter().flatten().zip(again.iter().flatten()) {
             if first.trace_hash != second.trace_hash {
                 failed = true;
@@ -247,17 +335,40 @@ fn replay(
     strategy: &str,
     seed: &str,
     trace_file: Option<&std::path::Path>,
+    containers: Option<Containers>,
 ) -> anyhow::Result<ExitCode> {
     let seed = plan::parse_seed(seed)?;
     let scenario = plan::load_scenario(scenario)?;
-    let spec = Registry::new().resolve(&scenario, strategy, &Default::default())?;
-    eprintln!(
-        "sshrace: replay {} strategy {} seed {seed} backend sim tick {} ms",
-        scenario.path,
-        strategy,
-        scenario.sim.tick.as_millis()
-    );
-    let result = run_one(&scenario, &spec, seed, true)?;
+    let result = match containers {
+        None => {
+            let spec = Registry::new().resolve(&scenario, strategy, &Default::default())?;
+            eprintln!(
+                "sshrace: replay {} strategy {} seed {seed} backend sim tick {} ms",
+                scenario.path,
+                strategy,
+                scenario.sim.tick.as_millis()
+            );
+            run_one(&scenario, &spec, seed, true)?
+        }
+        Some(containers) => {
+            let scale = containers.scale_for(&scenario)?;
+            let spec = Registry::new().resolve(
+                &scenario,
+                strategy,
+                &sshrace_runner::docker::scaled_params(scale),
+            )?;
+            containers.prepare()?;
+            eprintln!(
+                "sshrace: replay {} strategy {} seed {seed} backend docker (OpenSSH {}, {} client) time scale 1/{:.0}; real runs are not deterministic: the timeline is this run's",
+                scenario.path,
+                strategy,
+                containers.openssh.version(),
+                containers.client.name(),
+                1.0 / scale
+            );
+            run_docker(&scenario, &spec, seed, &containers.run(scale), true)?
+        }
+    };
     if let (Some(path), Some(trace)) = (trace_file, &result.trace) {
         let chrome = ChromeTrace::from_events(&trace.events())
             .with("scenario", scenario.path.clone())

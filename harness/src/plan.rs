@@ -16,6 +16,8 @@ pub struct Cell {
     pub strategy: StrategySpec,
     pub seeds: Vec<u64>,
     pub max_failure_rate: Option<f64>,
+    /// Real seconds per scenario second on containers (`None`: the simulation).
+    pub time_scale: Option<f64>,
 }
 
 /// Load a scenario from a file path, or a built-in by name.
@@ -83,7 +85,12 @@ pub fn cells(
     strategies: &[String],
     seeds: &[u64],
     max_failure_rate: Option<f64>,
+    time_scale: Option<f64>,
 ) -> anyhow::Result<Vec<Cell>> {
+    let overrides = match time_scale {
+        Some(scale) => sshrace_runner::docker::scaled_params(scale),
+        None => StrategyParams::default(),
+    };
     let registry = Registry::new();
     let names: Vec<String> = if strategies.is_empty() {
         scenario.strategies.clone()
@@ -96,7 +103,7 @@ pub fn cells(
         .iter()
         .map(|name| {
             let strategy = registry
-                .resolve(&scenario, name, &StrategyParams::default())
+                .resolve(&scenario, name, &overrides)
                 .with_context(|| format!("scenario {}", scenario.path))?;
             let expected = scenario.max_failure_rate(name);
             Ok(Cell {
@@ -107,6 +114,7 @@ pub fn cells(
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 },
+                time_scale,
             })
         })
         .collect()

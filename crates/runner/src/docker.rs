@@ -299,13 +299,14 @@ pub fn run_docker(
     strategy: &StrategySpec,
     seed: u64,
     options: &DockerRun,
+    keep_trace: bool,
 ) -> Result<RunResult, RunError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| RunError::Docker(format!("tokio runtime: {e}")))?;
-    runtime.block_on(run_docker_async(scenario, strategy, seed, options))
+    runtime.block_on(run_docker_async(scenario, strategy, seed, options, keep_trace))
 }
 
 async fn run_docker_async(
@@ -313,6 +314,7 @@ async fn run_docker_async(
     strategy: &StrategySpec,
     seed: u64,
     options: &DockerRun,
+    keep_trace: bool,
 ) -> Result<RunResult, RunError> {
     let docker = |e: sshrace_docker::error::DockerError| RunError::Docker(e.to_string());
     let scale = options.time_scale;
@@ -356,6 +358,7 @@ async fn run_docker_async(
         planned,
         key,
         &key_openssh,
+        keep_trace,
     )
     .await;
     testbed.shutdown().await;
@@ -373,6 +376,7 @@ async fn play(
     planned: Vec<OpRecord>,
     key: russh::keys::PrivateKey,
     key_openssh: &str,
+    keep_trace: bool,
 ) -> Result<RunResult, RunError> {
     let scale = options.time_scale;
     let io = |what: &str, e: std::io::Error| RunError::Docker(format!("{what}: {e}"));
@@ -499,7 +503,7 @@ async fn play(
         &shared,
         ledger,
         trace,
-        false,
+        keep_trace,
     ))
 }
 
