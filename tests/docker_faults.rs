@@ -85,7 +85,12 @@ fn a_paused_sshd_times_out_new_clients_and_answers_again_after_resume() {
             "{}",
             label(&run)
         );
-        assert_eq!(by_item(&run, "after"), vec![Outcome::Success], "{}", label(&run));
+        assert_eq!(
+            by_item(&run, "after"),
+            vec![Outcome::Success],
+            "{}",
+            label(&run)
+        );
     }
 }
 
@@ -106,7 +111,12 @@ fn a_crashed_host_kills_its_sessions_and_serves_again_after_restart() {
             "{}",
             label(&run)
         );
-        assert_eq!(by_item(&run, "after"), vec![Outcome::Success], "{}", label(&run));
+        assert_eq!(
+            by_item(&run, "after"),
+            vec![Outcome::Success],
+            "{}",
+            label(&run)
+        );
     }
 }
 
@@ -130,7 +140,10 @@ fn a_partition_is_found_by_keepalives_and_not_without_them() {
             label(&run)
         );
         let (record, _) = &run.operations[0];
-        let detected = record.finished.unwrap().saturating_sub(Duration::from_secs(5));
+        let detected = record
+            .finished
+            .unwrap()
+            .saturating_sub(Duration::from_secs(5));
         assert!(
             detected >= Duration::from_secs(5) && detected <= Duration::from_secs(12),
             "keepalive found the partition {detected:?} after it began: {}",
@@ -138,7 +151,12 @@ fn a_partition_is_found_by_keepalives_and_not_without_them() {
         );
     }
     for run in both(&s, "fresh", Client::Russh, 0.5) {
-        assert_eq!(by_item(&run, "session"), vec![Outcome::Timeout], "{}", label(&run));
+        assert_eq!(
+            by_item(&run, "session"),
+            vec![Outcome::Timeout],
+            "{}",
+            label(&run)
+        );
     }
 }
 
@@ -154,10 +172,20 @@ fn a_nat_forgets_a_quiet_flow_unless_keepalives_keep_it() {
          [[timeline]]\nat_ms = 0\nfault = \"nat-idle-timeout\"\nidle_ms = 10_000\n",
     );
     for run in both(&s, "fresh", Client::Russh, 0.5) {
-        assert_eq!(by_item(&run, "quiet"), vec![Outcome::Timeout], "{}", label(&run));
+        assert_eq!(
+            by_item(&run, "quiet"),
+            vec![Outcome::Timeout],
+            "{}",
+            label(&run)
+        );
     }
     for run in both(&s, "pool-keepalive", Client::Russh, 0.5) {
-        assert_eq!(by_item(&run, "quiet"), vec![Outcome::Success], "{}", label(&run));
+        assert_eq!(
+            by_item(&run, "quiet"),
+            vec![Outcome::Success],
+            "{}",
+            label(&run)
+        );
     }
 }
 

@@ -71,7 +71,10 @@ fn describe(runs: &[RunResult]) -> String {
             format!(
                 "seed {}: {:?}",
                 r.seed,
-                r.operations.iter().map(|(_, o)| o.key()).collect::<Vec<_>>()
+                r.operations
+                    .iter()
+                    .map(|(_, o)| o.key())
+                    .collect::<Vec<_>>()
             )
         })
         .collect::<Vec<_>>()

@@ -4,8 +4,8 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use sshrace_runner::report::{self, Format};
 use sshrace_runner::docker::run_docker;
+use sshrace_runner::report::{self, Format};
 use sshrace_runner::{ChromeTrace, Job, Registry, Row, RunResult, execute, execute_by, run_one};
 use sshrace_strategy::BUILTIN;
 
@@ -265,11 +265,18 @@ fn report_cells(
             }
         }
         if common.check_determinism {
-            anyhow::bail!("--check-determinism applies to the simulation only: real containers run on real time");
+            anyhow::bail!(
+                "--check-determinism applies to the simulation only: real containers run on real time"
+            );
         }
     }
     let start = std::time::Instant::now();
-    let grouped = execute_cells(cells, threads, common.format == FormatArg::Table, containers)?;
+    let grouped = execute_cells(
+        cells,
+        threads,
+        common.format == FormatArg::Table,
+        containers,
+    )?;
     let mut failed = false;
     if common.check_determinism {
         let again = execute_cells(cells, threads, common.format == FormatArg::Table, None)?;

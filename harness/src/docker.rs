@@ -25,7 +25,9 @@ impl Containers {
         let time_scale = parse_time_scale(&args.time_scale)?;
         if args.backend == BackendArg::Sim {
             if time_scale.is_some() {
-                bail!("--time-scale applies to --backend docker only (the simulation runs on virtual time)");
+                bail!(
+                    "--time-scale applies to --backend docker only (the simulation runs on virtual time)"
+                );
             }
             return Ok(None);
         }
@@ -91,7 +93,9 @@ pub fn parse_time_scale(text: &str) -> anyhow::Result<Option<f64>> {
         None => text.trim().parse().ok().context("number")?,
     };
     if !(value > 0.0 && value <= 1.0) {
-        bail!("--time-scale {text}: give auto, 1/N or a number in (0, 1] (1/60: a scenario minute takes a real second)");
+        bail!(
+            "--time-scale {text}: give auto, 1/N or a number in (0, 1] (1/60: a scenario minute takes a real second)"
+        );
     }
     Ok(Some(value))
 }

@@ -14,14 +14,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use sshrace_core::{
-    Clock, ControlPlane, Fault, Mark, SshdConfig, StrategyParams, Trace, Transport,
-    WorkspaceStatus,
+    Clock, ControlPlane, Fault, Mark, SshdConfig, StrategyParams, Trace, Transport, WorkspaceStatus,
 };
 use sshrace_docker::dialer::{AddressBook, TcpDialer, generate_client_key};
+pub use sshrace_docker::image::OpenSsh;
 use sshrace_docker::openssh::OpenSshTransport;
 use sshrace_docker::proxy::FaultProxy;
 use sshrace_docker::target::{Firewall, TargetSpec, Testbed};
-pub use sshrace_docker::image::OpenSsh;
 use sshrace_russh::RusshTransport;
 use sshrace_scenario::{Action, Plan, Scenario};
 use sshrace_strategy::{Env, StrategySpec};
@@ -306,7 +305,9 @@ pub fn run_docker(
         .enable_all()
         .build()
         .map_err(|e| RunError::Docker(format!("tokio runtime: {e}")))?;
-    runtime.block_on(run_docker_async(scenario, strategy, seed, options, keep_trace))
+    runtime.block_on(run_docker_async(
+        scenario, strategy, seed, options, keep_trace,
+    ))
 }
 
 async fn run_docker_async(
@@ -582,12 +583,7 @@ impl Nemesis<'_> {
                 }
                 Ok(())
             }
-            Fault::Latency {
-                a,
-                b,
-                base,
-                jitter,
-            } => {
+            Fault::Latency { a, b, base, jitter } => {
                 let target = if self.proxies.contains_key(a) { a } else { b };
                 if let Some(proxy) = self.proxies.get(target) {
                     proxy.set_latency(*base, *jitter, 0);
@@ -640,7 +636,10 @@ mod tests {
             "description = \"d\"\nstrategies = [\"fresh\"]\n[sim]\nduration_ms = 60_000\n[[host]]\nname = \"a\"\n[[host]]\nname = \"b\"\n[[workload]]\nname = \"w\"\nhost = \"a\"\nevery_ms = 10_000\nduration_ms = 1_000\n[[timeline]]\nat_ms = 1_000\nfault = \"partition\"\na = \"a\"\nb = \"b\"\n",
         );
         let refusal = plan_docker(&two, None).unwrap_err();
-        assert!(refusal.reason.contains("`partition` between a and b"), "{refusal}");
+        assert!(
+            refusal.reason.contains("`partition` between a and b"),
+            "{refusal}"
+        );
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub struct RunResult {
     pub trace_hash: String,
     /// The whole trace, when asked for (`run_one(.., keep_trace: true)`).
     pub trace: Option<Trace>,
+    /// The servers' whole ledger, kept with the trace.
+    pub ledger: Option<sshrace_core::Ledger>,
     /// Every planned operation with its outcome, in plan order.
     pub operations: Vec<(OpRecord, Outcome)>,
     /// Connections that reached an sshd (including ones MaxStartups dropped).
@@ -182,3 +184,67 @@ pub(crate) fn judge(
     trace: Trace,
     keep_trace: bool,
 ) -> RunResult {
+    let mut records = std::mem::take(&mut *shared.records.lock().expect("records lock"));
+    let teardowns = shared.teardowns.lock().expect("teardowns lock").clone();
+    let mut operations = Vec::with_capacity(planned.len());
+    for planned in planned {
+        let record = match records.iter().position(|r| r.id == planned.id) {
+            Some(index) => records.swap_remove(index),
+            None => planned,
+        };
+        let judged = classify(&record, &ledger, &teardowns);
+        operations.push((record, judged));
+    }
+    let lost_events = operations
+        .iter()
+        .map(|(record, _)| match record.result {
+            OpResult::Job { lost_events, .. } => lost_events as u64,
+            _ => 0,
+        })
+        .sum();
+    RunResult {
+        scenario: scenario.name.clone(),
+        strategy: strategy.name().to_owned(),
+        backend,
+        seed,
+        trace_hash: trace.hash(),
+        trace: keep_trace.then_some(trace),
+        ledger: keep_trace.then(|| ledger.clone()),
+        operations,
+        connections: ledger.connections.len() as u64,
+        handshakes: ledger
+            .connections
+            .iter()
+            .filter(|c| c.authenticated_at.is_some())
+            .count() as u64,
+        peak_unauthenticated: ledger
+            .peak_unauthenticated
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0),
+        peak_sessions_per_connection: ledger
+            .peak_sessions_per_connection
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0),
+        leaked_sessions: ledger.open_sessions().count() as u64,
+        leaked_connections: ledger.open_connections().count() as u64,
+        leaked_by_host: leaked_by_host(&ledger),
+        lost_events,
+        failing: scenario.failing.clone(),
+    }
+}
+
+/// Per host, `(sessions, connections)` the ledger still shows open.
+fn leaked_by_host(ledger: &sshrace_core::Ledger) -> BTreeMap<String, (u64, u64)> {
+    let mut leaked: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    for session in ledger.open_sessions() {
+        leaked.entry(session.host.clone()).or_default().0 += 1;
+    }
+    for connection in ledger.open_connections() {
+        leaked.entry(connection.host.clone()).or_default().1 += 1;
+    }
+    leaked
+}

@@ -1,0 +1,423 @@
+//! Calibration (issue 9): each modelled OpenSSH behaviour, isolated in a small timeline
+//! (`scenarios/calibration/`), measured on the simulation and on real OpenSSH in containers with
+//! the same seeds, side by side with 95% intervals and a verdict.
+//!
+//! A fraction (MaxStartups drops, sessions killed) agrees when the two Wilson intervals overlap;
+//! a timing (seconds until a keepalive gives up) agrees when the means differ by at most the
+//! probe's stated tolerance. Rows that cannot agree for a known reason carry a note.
+
+use std::time::Duration;
+
+use sshrace_core::{Cause, ConnectionEnd, Outcome};
+use sshrace_scenario::Scenario;
+
+use crate::docker::{Client, DockerRun, OpenSsh, run_docker, scaled_params};
+use crate::{Registry, RunError, RunResult, paired_t, run_one, wilson};
+
+/// What a probe measures in one run.
+#[derive(Debug, Clone, Copy)]
+pub enum Measure {
+    /// Measured operations whose outcome satisfies the predicate, out of all measured ones.
+    Fraction(fn(Outcome) -> bool),
+    /// A duration in scenario seconds read off the run, if the run shows it.
+    Seconds(fn(&RunResult) -> Option<f64>),
+}
+
+/// One isolated behaviour.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    /// Short id (`max-startups-80`).
+    pub id: &'static str,
+    /// What is measured, in words.
+    pub behaviour: &'static str,
+    /// The scenario file's text (`scenarios/calibration/*.toml`).
+    pub scenario: &'static str,
+    /// Its path, for messages.
+    pub path: &'static str,
+    /// The strategy.
+    pub strategy: &'static str,
+    /// The client transport on containers.
+    pub client: Client,
+    /// Time scale on containers.
+    pub time_scale: f64,
+    /// What is measured.
+    pub measure: Measure,
+    /// For timings: the largest difference of means that still agrees (seconds).
+    pub tolerance: f64,
+    /// Only for this OpenSSH version (`None`: every version).
+    pub only: Option<OpenSsh>,
+}
+
+/// A value with its 95% interval and sample size.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Estimate {
+    /// Point estimate (fraction or seconds).
+    pub value: f64,
+    /// Lower end of the 95% interval.
+    pub low: f64,
+    /// Upper end of the 95% interval.
+    pub high: f64,
+    /// Trials (fractions) or runs (timings) behind it.
+    pub n: u64,
+}
+
+/// One row of the calibration table.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CalibrationRow {
+    /// Probe id.
+    pub probe: String,
+    /// The behaviour, in words.
+    pub behaviour: String,
+    /// `openssh-9.2` or `openssh-10.0`.
+    pub profile: String,
+    /// `fraction` or `seconds`.
+    pub unit: String,
+    /// The simulation's value.
+    pub sim: Estimate,
+    /// Real OpenSSH's value (`None`: not run).
+    pub real: Option<Estimate>,
+    /// Whether they agree (intervals overlap, or means within the tolerance).
+    pub agree: Option<bool>,
+    /// The agreement rule.
+    pub rule: String,
+    /// What explains a disagreement, when known.
+    pub note: String,
+}
+
+macro_rules! calibration {
+    ($file:literal) => {
+        (
+            include_str!(concat!("../../../scenarios/calibration/", $file)),
+            concat!("scenarios/calibration/", $file),
+        )
+    };
+}
+
+fn killed(outcome: Outcome) -> bool {
+    outcome.is_failure()
+}
+
+fn dropped_before_banner(outcome: Outcome) -> bool {
+    outcome == Outcome::Transport(Cause::ClosedBeforeBanner)
+}
+
+fn succeeded(outcome: Outcome) -> bool {
+    outcome == Outcome::Success
+}
+
+fn lost(outcome: Outcome) -> bool {
+    outcome == Outcome::Transport(Cause::ConnectionLost)
+}
+
+fn banner_timeout(outcome: Outcome) -> bool {
+    outcome == Outcome::Transport(Cause::ConnectTimeout)
+}
+
+/// When the partition of the timing probes begins (their files put it at 5 s).
+const FAULT_AT: f64 = 5.0;
+
+fn client_gave_up(run: &RunResult) -> Option<f64> {
+    let (record, outcome) = run.measured().next()?;
+    (*outcome == Outcome::Transport(Cause::KeepaliveTimeout))
+        .then(|| record.finished.map(|f| f.as_secs_f64() - FAULT_AT))
+        .flatten()
+}
+
+fn server_reaped(run: &RunResult) -> Option<f64> {
+    let ledger = run.ledger.as_ref()?;
+    ledger
+        .connections
+        .iter()
+        .find(|c| c.end == Some(ConnectionEnd::ClientAliveTimeout))
+        .and_then(|c| c.ended_at)
+        .map(|at| at.as_secs_f64() - FAULT_AT)
+}
+
+/// The calibration suite.
+pub fn probes() -> Vec<Probe> {
+    let fraction = |id, behaviour, (scenario, path): (&'static str, &'static str), strategy, client, time_scale, measure| Probe {
+        id,
+        behaviour,
+        scenario,
+        path,
+        strategy,
+        client,
+        time_scale,
+        measure: Measure::Fraction(measure),
+        tolerance: 0.0,
+        only: None,
+    };
+    vec![
+        fraction(
+            "max-startups-20",
+            "MaxStartups 10:30:100: fraction of 20 parallel connections dropped",
+            calibration!("max-startups-20.toml"),
+            "fresh",
+            Client::Russh,
+            1.0,
+            dropped_before_banner,
+        ),
+        fraction(
+            "max-startups-50",
+            "MaxStartups 10:30:100: fraction of 50 parallel connections dropped",
+            calibration!("max-startups-50.toml"),
+            "fresh",
+            Client::Russh,
+            1.0,
+            dropped_before_banner,
+        ),
+        fraction(
+            "max-startups-80",
+            "MaxStartups 10:30:100: fraction of 80 parallel connections dropped",
+            calibration!("max-startups-80.toml"),
+            "fresh",
+            Client::Russh,
+            1.0,
+            dropped_before_banner,
+        ),
+        fraction(
+            "max-startups-150",
+            "MaxStartups 10:30:100: fraction of 150 parallel connections dropped",
+            calibration!("max-startups-150.toml"),
+            "fresh",
+            Client::Russh,
+            1.0,
+            dropped_before_banner,
+        ),
+        fraction(
+            "max-sessions-11th",
+            "MaxSessions 10: 13 parallel commands over one master, fraction that succeed",
+            calibration!("max-sessions-11th.toml"),
+            "mux-stop",
+            Client::OpenSsh,
+            1.0,
+            succeeded,
+        ),
+        fraction(
+            "mux-exit-kills",
+            "ssh -O exit with a command in flight: fraction killed",
+            calibration!("mux-exit-vs-stop.toml"),
+            "mux-exit",
+            Client::OpenSsh,
+            0.5,
+            killed,
+        ),
+        fraction(
+            "mux-stop-drains",
+            "ssh -O stop with a command in flight: fraction killed",
+            calibration!("mux-exit-vs-stop.toml"),
+            "mux-stop",
+            Client::OpenSsh,
+            0.5,
+            killed,
+        ),
+        fraction(
+            "crash-mid-session",
+            "host crash under a running command: fraction lost with 255",
+            calibration!("crash-mid-session.toml"),
+            "fresh",
+            Client::OpenSsh,
+            0.5,
+            lost,
+        ),
+        fraction(
+            "pause-banner-timeout",
+            "sshd paused: fraction of connects that time out in the banner exchange",
+            calibration!("pause-banner.toml"),
+            "fresh",
+            Client::OpenSsh,
+            0.2,
+            banner_timeout,
+        ),
+        Probe {
+            id: "keepalive-blackhole",
+            behaviour: "ServerAliveInterval 1 s x 3 on a blackholed path: seconds to exit 255",
+            scenario: calibration!("keepalive-blackhole.toml").0,
+            path: calibration!("keepalive-blackhole.toml").1,
+            strategy: "pool-keepalive-1s",
+            client: Client::OpenSsh,
+            time_scale: 1.0,
+            measure: Measure::Seconds(client_gave_up),
+            tolerance: 1.0,
+            only: None,
+        },
+        Probe {
+            id: "client-alive-reap",
+            behaviour: "ClientAliveInterval 1 s x 3 with the client gone: seconds to sshd closing",
+            scenario: calibration!("client-alive-reap.toml").0,
+            path: calibration!("client-alive-reap.toml").1,
+            strategy: "fresh",
+            client: Client::Russh,
+            time_scale: 1.0,
+            measure: Measure::Seconds(server_reaped),
+            tolerance: 1.0,
+            only: None,
+        },
+    ]
+}
+
+/// Per-run measurements pooled into an estimate.
+fn estimate(measure: Measure, runs: &[RunResult]) -> Estimate {
+    match measure {
+        Measure::Fraction(predicate) => {
+            let (hits, trials) = runs.iter().flat_map(|r| r.measured()).fold(
+                (0u64, 0u64),
+                |(hits, trials), (_, outcome)| (hits + u64::from(predicate(*outcome)), trials + 1),
+            );
+            let (low, high) = wilson(hits, trials);
+            Estimate {
+                value: if trials == 0 {
+                    0.0
+                } else {
+                    hits as f64 / trials as f64
+                },
+                low,
+                high,
+                n: trials,
+            }
+        }
+        Measure::Seconds(read) => {
+            let values: Vec<f64> = runs.iter().filter_map(read).collect();
+            let n = values.len() as u64;
+            match (values.len(), paired_t(&values)) {
+                (0, _) => Estimate {
+                    value: f64::NAN,
+                    low: f64::NAN,
+                    high: f64::NAN,
+                    n,
+                },
+                (_, Some(t)) => Estimate {
+                    value: t.mean,
+                    low: t.ci_low,
+                    high: t.ci_high,
+                    n,
+                },
+                (_, None) => Estimate {
+                    value: values[0],
+                    low: values[0],
+                    high: values[0],
+                    n,
+                },
+            }
+        }
+    }
+}
+
+fn agreement(probe: &Probe, sim: &Estimate, real: &Estimate) -> (bool, String) {
+    match probe.measure {
+        Measure::Fraction(_) => (
+            sim.low <= real.high && real.low <= sim.high,
+            "95% Wilson intervals overlap".to_owned(),
+        ),
+        Measure::Seconds(_) => (
+            (sim.value - real.value).abs() <= probe.tolerance,
+            format!("means within {} s", probe.tolerance),
+        ),
+    }
+}
+
+/// Run `probe` `runs` times (seeds 0..runs) on the simulation and, with `real`, on containers
+/// of OpenSSH `version`.
+pub fn calibrate_probe(
+    probe: &Probe,
+    version: OpenSsh,
+    runs: u64,
+    real: bool,
+) -> Result<CalibrationRow, RunError> {
+    let scenario = Scenario::from_str(probe.scenario, probe.path)?;
+    let registry = Registry::new();
+    let spec = registry.resolve(&scenario, probe.strategy, &Default::default())?;
+    let sim_runs = (0..runs)
+        .map(|seed| run_one(&scenario, &spec, seed, true))
+        .collect::<Result<Vec<_>, _>>()?;
+    let sim = estimate(probe.measure, &sim_runs);
+    let (real_estimate, agree, rule) = if real {
+        let scaled = registry.resolve(
+            &scenario,
+            probe.strategy,
+            &scaled_params(probe.time_scale),
+        )?;
+        let options = DockerRun {
+            openssh: version,
+            time_scale: probe.time_scale,
+            client: probe.client,
+        };
+        let real_runs = (0..runs)
+            .map(|seed| run_docker(&scenario, &scaled, seed, &options, true))
+            .collect::<Result<Vec<_>, _>>()?;
+        let real = estimate(probe.measure, &real_runs);
+        let (agree, rule) = agreement(probe, &sim, &real);
+        (Some(real), Some(agree), rule)
+    } else {
+        (None, None, String::new())
+    };
+    Ok(CalibrationRow {
+        probe: probe.id.to_owned(),
+        behaviour: probe.behaviour.to_owned(),
+        profile: format!("openssh-{}", version.version()),
+        unit: match probe.measure {
+            Measure::Fraction(_) => "fraction".to_owned(),
+            Measure::Seconds(_) => "seconds".to_owned(),
+        },
+        sim,
+        real: real_estimate,
+        agree,
+        rule,
+        note: String::new(),
+    })
+}
+
+fn cell(estimate: &Estimate, unit: &str) -> String {
+    if estimate.value.is_nan() {
+        return format!("not observed (n={})", estimate.n);
+    }
+    match unit {
+        "fraction" => format!(
+            "{:.1}% ({:.1}-{:.1}%, n={})",
+            estimate.value * 100.0,
+            estimate.low * 100.0,
+            estimate.high * 100.0,
+            estimate.n
+        ),
+        _ => format!(
+            "{:.2} s ({:.2}-{:.2}, n={})",
+            estimate.value, estimate.low, estimate.high, estimate.n
+        ),
+    }
+}
+
+/// The table as markdown.
+pub fn markdown(rows: &[CalibrationRow]) -> String {
+    let mut out = String::from(
+        "| behaviour | profile | simulated (95% interval) | real OpenSSH (95% interval) | agreement | note |\n|---|---|---|---|---|---|\n",
+    );
+    for row in rows {
+        let real = row
+            .real
+            .as_ref()
+            .map_or("not run".to_owned(), |r| cell(r, &row.unit));
+        let agree = match row.agree {
+            Some(true) => format!("yes ({})", row.rule),
+            Some(false) => format!("**no** ({})", row.rule),
+            None => "-".to_owned(),
+        };
+        out.push_str(&format!(
+            "| {} (`{}`) | {} | {} | {} | {} | {} |\n",
+            row.behaviour,
+            row.probe,
+            row.profile,
+            cell(&row.sim, &row.unit),
+            real,
+            agree,
+            row.note
+        ));
+    }
+    out
+}
+
+/// How long a probe's run takes on containers, roughly (for progress messages).
+pub fn expected_real_time(probe: &Probe) -> Duration {
+    Scenario::from_str(probe.scenario, probe.path)
+        .map(|s| s.sim.duration.mul_f64(probe.time_scale))
+        .unwrap_or_default()
+}
