@@ -1,1 +1,236 @@
-//! (issue 8: being written)
+//! The images: a base image from Debian packages (mmdebstrap + `docker import`) and the
+//! `Dockerfile.target` image on top, one per OpenSSH version. Idempotent and cached.
+
+use crate::error::{DockerError, run};
+use crate::preflight::{docker_available, image_tools_available};
+use sha2::{Digest, Sha256};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The Dockerfile of the target image, embedded so `ensure_image` works from any directory.
+pub const DOCKERFILE: &str = include_str!("../../../Dockerfile.target");
+/// The in-container command model (`/usr/local/bin/sshrace-cmd`).
+pub const SSHRACE_CMD: &str = include_str!("../assets/sshrace-cmd");
+/// The entrypoint that configures and starts sshd (`/usr/local/bin/sshrace-entrypoint`).
+pub const ENTRYPOINT: &str = include_str!("../assets/sshrace-entrypoint");
+
+/// Packages the base image is made of.
+pub const BASE_PACKAGES: &str = "openssh-server,openssh-client,iproute2,iptables,procps";
+
+/// The image label holding the content hash of the embedded Dockerfile and assets.
+pub const HASH_LABEL: &str = "sshrace.hash";
+
+/// An OpenSSH server version the container backend can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum OpenSsh {
+    /// OpenSSH 9.2p1 (Debian bookworm).
+    V9_2,
+    /// OpenSSH 10.0p2 (Debian trixie).
+    V10_0,
+}
+
+impl OpenSsh {
+    /// Every supported version, oldest first.
+    pub const ALL: [OpenSsh; 2] = [OpenSsh::V9_2, OpenSsh::V10_0];
+
+    /// `"9.2"` or `"10.0"`, also with an `openssh-` prefix.
+    pub fn parse(s: &str) -> Option<OpenSsh> {
+        let s = s.trim();
+        let s = s.strip_prefix("openssh-").unwrap_or(s);
+        match s {
+            "9.2" => Some(OpenSsh::V9_2),
+            "10.0" => Some(OpenSsh::V10_0),
+            _ => None,
+        }
+    }
+
+    /// `"9.2"` / `"10.0"`.
+    pub fn version(self) -> &'static str {
+        match self {
+            OpenSsh::V9_2 => "9.2",
+            OpenSsh::V10_0 => "10.0",
+        }
+    }
+
+    /// The Debian suite that ships it: `"bookworm"` / `"trixie"`.
+    pub fn suite(self) -> &'static str {
+        match self {
+            OpenSsh::V9_2 => "bookworm",
+            OpenSsh::V10_0 => "trixie",
+        }
+    }
+
+    /// The target image's name and tag, e.g. `("sshrace-target", "bookworm")`.
+    pub fn target_image(self) -> (String, String) {
+        ("sshrace-target".to_owned(), self.suite().to_owned())
+    }
+
+    /// The base image's name and tag, e.g. `("sshrace-base", "bookworm")`.
+    pub fn base_image(self) -> (String, String) {
+        ("sshrace-base".to_owned(), self.suite().to_owned())
+    }
+}
+
+impl std::fmt::Display for OpenSsh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "openssh-{}", self.version())
+    }
+}
+
+/// What [`ensure_image`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageReport {
+    /// Whether the base image had to be built (mmdebstrap + docker import).
+    pub base_built: bool,
+    /// Whether the target image had to be (re)built.
+    pub target_built: bool,
+    /// Time spent on the base image (checking or building).
+    pub base_time: Duration,
+    /// Time spent on the target image (checking or building).
+    pub target_time: Duration,
+}
+
+/// The content hash of the embedded Dockerfile and assets (what the target image label holds).
+pub fn content_hash() -> String {
+    let mut hash = Sha256::new();
+    for part in [DOCKERFILE, SSHRACE_CMD, ENTRYPOINT] {
+        hash.update((part.len() as u64).to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    hash.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn image_exists(reference: &str) -> Result<bool, DockerError> {
+    let output = Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", reference])
+        .output()
+        .map_err(|e| DockerError::other("docker image inspect", e))?;
+    Ok(output.status.success())
+}
+
+fn image_label(reference: &str, label: &str) -> Result<Option<String>, DockerError> {
+    let output = Command::new("docker")
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            &format!("{{{{index .Config.Labels \"{label}\"}}}}"),
+            reference,
+        ])
+        .output()
+        .map_err(|e| DockerError::other("docker image inspect", e))?;
+    if !output.status.success() {
+        return Ok(None);
+    }
+    let value = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    Ok((!value.is_empty() && value != "<no value>").then_some(value))
+}
+
+/// Make sure `sshrace-target:<suite>` exists: build the base (mmdebstrap + docker import) if
+/// missing, then the target image from Dockerfile.target (build context = a temp dir holding
+/// Dockerfile.target and crates/docker/assets/*, embedded with include_str! so it works from any
+/// cwd). Idempotent and cached: rebuilt only when the embedded Dockerfile/assets change (a
+/// content hash in the image label `sshrace.hash` is compared). `progress` gets one line per step.
+pub fn ensure_image(
+    version: OpenSsh,
+    progress: &mut dyn FnMut(&str),
+) -> Result<ImageReport, DockerError> {
+    docker_available()?;
+    let (base_name, suite) = version.base_image();
+    let base = format!("{base_name}:{suite}");
+    let started = Instant::now();
+    let mut base_built = false;
+    if !image_exists(&base)? {
+        image_tools_available()?;
+        progress(&format!(
+            "building {base} from Debian {suite} (mmdebstrap, ~15 s)"
+        ));
+        let dir = tempfile::tempdir().map_err(|e| DockerError::other("temp dir", e))?;
+        let tar = dir.path().join("base.tar");
+        let tar = tar.to_string_lossy().into_owned();
+        run(Command::new("mmdebstrap").args([
+            "--variant=apt",
+            &format!("--include={BASE_PACKAGES}"),
+            &suite,
+            &tar,
+        ]))?;
+        progress(&format!("importing {base}"));
+        run(Command::new("docker").args(["import", &tar, &base]))?;
+        base_built = true;
+    }
+    let base_time = started.elapsed();
+
+    let started = Instant::now();
+    let (name, tag) = version.target_image();
+    let target = format!("{name}:{tag}");
+    let hash = content_hash();
+    let mut target_built = false;
+    if image_label(&target, HASH_LABEL)?.as_deref() != Some(hash.as_str()) {
+        progress(&format!(
+            "building {target} (Dockerfile.target, hash {hash})"
+        ));
+        let dir = tempfile::tempdir().map_err(|e| DockerError::other("temp dir", e))?;
+        let write = |file: &str, text: &str, mode: u32| -> Result<(), DockerError> {
+            use std::os::unix::fs::PermissionsExt;
+            let path = dir.path().join(file);
+            std::fs::write(&path, text)
+                .map_err(|e| DockerError::other("write build context", e))?;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+                .map_err(|e| DockerError::other("chmod build context", e))
+        };
+        write("Dockerfile.target", DOCKERFILE, 0o644)?;
+        write("sshrace-cmd", SSHRACE_CMD, 0o755)?;
+        write("sshrace-entrypoint", ENTRYPOINT, 0o755)?;
+        run(Command::new("docker")
+            .env("DOCKER_BUILDKIT", "0")
+            .args([
+                "build",
+                "--quiet",
+                "--build-arg",
+                &format!("SUITE={suite}"),
+                "--label",
+                &format!("{HASH_LABEL}={hash}"),
+                "--label",
+                &format!("sshrace.openssh={}", version.version()),
+                "-f",
+                "Dockerfile.target",
+                "-t",
+                &target,
+                ".",
+            ])
+            .current_dir(dir.path()))?;
+        target_built = true;
+        progress(&format!("built {target}"));
+    }
+    Ok(ImageReport {
+        base_built,
+        target_built,
+        base_time,
+        target_time: started.elapsed(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_and_name_their_images() {
+        assert_eq!(OpenSsh::parse("9.2"), Some(OpenSsh::V9_2));
+        assert_eq!(OpenSsh::parse("openssh-10.0"), Some(OpenSsh::V10_0));
+        assert_eq!(OpenSsh::parse("8.9"), None);
+        for v in OpenSsh::ALL {
+            assert_eq!(OpenSsh::parse(v.version()), Some(v));
+        }
+        assert_eq!(
+            OpenSsh::V9_2.target_image(),
+            ("sshrace-target".into(), "bookworm".into())
+        );
+        assert_eq!(OpenSsh::V10_0.suite(), "trixie");
+        assert_eq!(content_hash().len(), 32);
+    }
+}
