@@ -19,5 +19,3 @@ pub mod openssh;
 pub mod preflight;
 pub mod proxy;
 pub mod target;
-
-

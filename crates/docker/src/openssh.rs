@@ -954,8 +954,8 @@ mod tests {
         assert_eq!(filter.feed(&warning[..10]), 0);
         assert_eq!(filter.feed(&warning[10..]), 0);
         assert_eq!(filter.feed(b"eeee"), 4);
-        assert_eq!(filter.feed(b"ee\nChan"), 3);
-        assert_eq!(filter.feed(b"ge of plan\n"), 15);
+        assert_eq!(filter.feed(b"ee\nChan"), 7);
+        assert_eq!(filter.feed(b"ge of plan\n"), 11);
         assert_eq!(
             filter.feed(b"Connection to x closed by remote host.\r\n"),
             0
