@@ -40,13 +40,25 @@ impl<D> std::fmt::Debug for RusshTransport<D> {
 }
 
 impl<D: Dialer> RusshTransport<D> {
-    /// A transport for the client on `client_host` (the name its trace events carry).
+    /// A transport for the client on `client_host` (the name its trace events carry), with the
+    /// fixed test key the simulated sshd accepts.
     pub fn new(dialer: D, client_host: &str, trace: Trace) -> Self {
+        Self::with_key(
+            dialer,
+            client_host,
+            trace,
+            PrivateKey::from(Ed25519Keypair::from_seed(&[11; 32])),
+        )
+    }
+
+    /// A transport that authenticates with `key` (a real sshd's `authorized_keys` holds its
+    /// public half).
+    pub fn with_key(dialer: D, client_host: &str, trace: Trace, key: PrivateKey) -> Self {
         Self {
             dialer,
             client_host: client_host.to_owned(),
             trace,
-            key: Arc::new(PrivateKey::from(Ed25519Keypair::from_seed(&[11; 32]))),
+            key: Arc::new(key),
             next_id: AtomicU64::new(0),
         }
     }
