@@ -98,7 +98,8 @@ impl Client {
 }
 
 fn image(version: OpenSsh) {
-    ensure_image(version, &mut |line| println!("image: {line}")).unwrap();
+    let report = ensure_image(version, &mut |line| println!("image: {line}")).unwrap();
+    println!("image {version}: {report:?}");
 }
 
 fn run_id(name: &str) -> String {
@@ -109,7 +110,7 @@ async fn sshd_t(testbed: &Testbed, host: &str) -> String {
     testbed.exec(host, &["sshd", "-T"]).await.unwrap()
 }
 
-fn session<'a>(ledger: &'a Ledger, op: u64) -> &'a sshrace_core::SessionRecord {
+fn session(ledger: &Ledger, op: u64) -> &sshrace_core::SessionRecord {
     ledger
         .sessions_of(op)
         .next()
