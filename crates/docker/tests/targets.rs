@@ -393,6 +393,7 @@ async fn both_openssh_versions_start() {
         let mut spec = TargetSpec::new("target");
         spec.identities = vec!["deploy".into()];
         let started = Instant::now();
+        let origin = SystemTime::now();
         let testbed = Testbed::start(&id, version, &[spec], &client.public)
             .await
             .unwrap();
@@ -401,6 +402,12 @@ async fn both_openssh_versions_start() {
             .run(&testbed, "target", "deploy", "sshrace-cmd op=1 ms=0 out=3")
             .await;
         assert_eq!((code, out.as_str()), (0, "xxx"), "{err}");
+        let ledger = testbed.ledger(origin, 1.0).await.unwrap();
+        let ran = session(&ledger, 1);
+        assert_eq!(ran.end, Some(SessionEnd::Exited(0)), "{ledger:#?}");
+        assert_eq!(ran.stdout_sent, 3);
+        let connection = &ledger.connections[ran.connection as usize];
+        assert!(connection.authenticated_at.is_some(), "{ledger:#?}");
         let sshd = testbed
             .exec("target", &["sh", "-c", "ssh -V 2>&1"])
             .await
