@@ -139,6 +139,11 @@ pub fn ensure_image(
     version: OpenSsh,
     progress: &mut dyn FnMut(&str),
 ) -> Result<ImageReport, DockerError> {
+    // One build at a time in this process (parallel tests would otherwise build it N times).
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _building = BUILDING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     docker_available()?;
     let (base_name, suite) = version.base_image();
     let base = format!("{base_name}:{suite}");

@@ -19,3 +19,9 @@ pub mod openssh;
 pub mod preflight;
 pub mod proxy;
 pub mod target;
+
+pub use clean::{clean, leftovers};
+pub use error::DockerError;
+pub use image::{ImageReport, OpenSsh, ensure_image};
+pub use preflight::{docker_available, image_tools_available, require_docker};
+pub use target::{Firewall, TargetSpec, Testbed};

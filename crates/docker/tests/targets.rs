@@ -98,7 +98,8 @@ impl Client {
 }
 
 fn image(version: OpenSsh) {
-    ensure_image(version, &mut |line| println!("image: {line}")).unwrap();
+    let report = ensure_image(version, &mut |line| println!("image: {line}")).unwrap();
+    println!("image {version}: {report:?}");
 }
 
 fn run_id(name: &str) -> String {
@@ -109,7 +110,7 @@ async fn sshd_t(testbed: &Testbed, host: &str) -> String {
     testbed.exec(host, &["sshd", "-T"]).await.unwrap()
 }
 
-fn session<'a>(ledger: &'a Ledger, op: u64) -> &'a sshrace_core::SessionRecord {
+fn session(ledger: &Ledger, op: u64) -> &sshrace_core::SessionRecord {
     ledger
         .sessions_of(op)
         .next()
@@ -392,6 +393,7 @@ async fn both_openssh_versions_start() {
         let mut spec = TargetSpec::new("target");
         spec.identities = vec!["deploy".into()];
         let started = Instant::now();
+        let origin = SystemTime::now();
         let testbed = Testbed::start(&id, version, &[spec], &client.public)
             .await
             .unwrap();
@@ -400,6 +402,12 @@ async fn both_openssh_versions_start() {
             .run(&testbed, "target", "deploy", "sshrace-cmd op=1 ms=0 out=3")
             .await;
         assert_eq!((code, out.as_str()), (0, "xxx"), "{err}");
+        let ledger = testbed.ledger(origin, 1.0).await.unwrap();
+        let ran = session(&ledger, 1);
+        assert_eq!(ran.end, Some(SessionEnd::Exited(0)), "{ledger:#?}");
+        assert_eq!(ran.stdout_sent, 3);
+        let connection = &ledger.connections[ran.connection as usize];
+        assert!(connection.authenticated_at.is_some(), "{ledger:#?}");
         let sshd = testbed
             .exec("target", &["sh", "-c", "ssh -V 2>&1"])
             .await
