@@ -19,3 +19,7 @@ pub mod openssh;
 pub mod preflight;
 pub mod proxy;
 pub mod target;
+
+pub use dialer::{AddressBook, TcpDialer, generate_client_key};
+pub use openssh::OpenSshTransport;
+pub use proxy::FaultProxy;
