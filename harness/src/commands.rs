@@ -313,8 +313,17 @@ fn report_cells(
     out.flush()?;
     for (cell, row) in cells.iter().zip(&rows) {
         if let Some(seed) = row.failing_seeds.first() {
+            let backend = match (containers, cell.time_scale) {
+                (Some(c), Some(scale)) => format!(
+                    " --backend docker --openssh {} --client {} --time-scale 1/{:.0}",
+                    c.openssh.version(),
+                    c.client.name(),
+                    1.0 / scale
+                ),
+                _ => String::new(),
+            };
             eprintln!(
-                "replay: sshrace replay {} --strategy {} --seed {seed}{}",
+                "replay: sshrace replay {} --strategy {} --seed {seed}{backend}{}",
                 cell.scenario.path,
                 row.strategy,
                 if row.breaks_expectation() {

@@ -21,10 +21,10 @@ pub mod proxy;
 pub mod target;
 
 pub use clean::{clean, leftovers};
+pub use dialer::{AddressBook, TcpDialer, generate_client_key};
 pub use error::DockerError;
 pub use image::{ImageReport, OpenSsh, ensure_image};
-pub use preflight::{docker_available, image_tools_available, require_docker};
-pub use target::{Firewall, TargetSpec, Testbed};
-pub use dialer::{AddressBook, TcpDialer, generate_client_key};
 pub use openssh::OpenSshTransport;
+pub use preflight::{docker_available, image_tools_available, require_docker};
 pub use proxy::FaultProxy;
+pub use target::{Firewall, TargetSpec, Testbed};

@@ -199,11 +199,12 @@ fn fault_name(fault: &Fault) -> &'static str {
 
 /// The scenario's sshd settings with every duration scaled.
 fn scaled_sshd(sshd: &SshdConfig, scale: f64) -> SshdConfig {
-    let mut sshd = sshd.clone();
     let whole = |d: Duration| Duration::from_secs(honoured(d, scale).unwrap_or(1));
-    sshd.login_grace_time = whole(sshd.login_grace_time);
-    sshd.client_alive_interval = sshd.client_alive_interval.map(whole);
-    sshd
+    SshdConfig {
+        login_grace_time: whole(sshd.login_grace_time),
+        client_alive_interval: sshd.client_alive_interval.map(whole),
+        ..sshd.clone()
+    }
 }
 
 /// `plan` with every instant and duration multiplied by `scale`.

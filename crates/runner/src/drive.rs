@@ -119,7 +119,7 @@ pub(crate) async fn drive(
         };
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until(start + operation.at).await;
-            player.play(operation, end).await;
+            player.play(operation, start, end).await;
         }));
     }
     for task in tasks {
@@ -152,7 +152,10 @@ fn request(operation: &PlannedOperation, host: &str, command: String) -> Request
 }
 
 impl Player {
-    async fn play(self, operation: PlannedOperation, end: Duration) {
+    /// Run `operation` until it resolves or its deadline: `start + deadline` on the runtime's
+    /// timer (the trace clock reads scenario time, which on a time-compressed container run is
+    /// not the timer's time).
+    async fn play(self, operation: PlannedOperation, start: Instant, end: Duration) {
         let started = self.clock.now();
         let deadline = operation
             .timeout
@@ -174,7 +177,7 @@ impl Player {
             )],
         );
         let work = self.execute(&operation);
-        let result = match tokio::time::timeout(deadline.saturating_sub(started), work).await {
+        let result = match tokio::time::timeout_at(start + deadline, work).await {
             Ok(result) => result,
             Err(_) => OpResult::TimedOut,
         };

@@ -83,7 +83,7 @@ impl<D: Dialer> RusshTransport<D> {
                     format!("ssh: connect to host {host} port 22: {error}"),
                 ),
             })?;
-        let (stream, received) = CountingStream::new(stream);
+        let (stream, banner) = CountingStream::new(stream);
         let status = Status::new();
         let config = client::Config {
             keepalive_interval: options.server_alive_interval,
@@ -102,7 +102,7 @@ impl<D: Dialer> RusshTransport<D> {
             established: established.clone(),
         };
         let lost = |status: &Status| {
-            if received.load(Ordering::Relaxed) == 0 {
+            if !banner.load(Ordering::Relaxed) {
                 TransportError::new(
                     Cause::ClosedBeforeBanner,
                     "kex_exchange_identification: Connection closed by remote host",
