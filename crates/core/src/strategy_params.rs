@@ -33,6 +33,10 @@ pub struct StrategyParams {
     pub poll_interval_ms: Option<u64>,
     /// ControlMaster strategies: health checks bypass the master (Coolify PR 7503).
     pub health_check_bypass: Option<bool>,
+    /// `fresh` and `pool`: retry a command whose authentication failed (`Permission denied`,
+    /// exit 255), like any other failure. Against OpenSSH 10.0 every such retry adds to the
+    /// PerSourcePenalties of the client's address, which behind a NAT is everyone's.
+    pub retry_auth_failures: Option<bool>,
 }
 
 /// A parameter name no strategy knows.
@@ -45,7 +49,7 @@ pub struct UnknownParam {
 
 impl StrategyParams {
     /// Every parameter name, as written in scenario files and `--param`.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "max_age_ms",
         "persist_ms",
         "attempts",
@@ -59,6 +63,7 @@ impl StrategyParams {
         "handshake_limit",
         "poll_interval_ms",
         "health_check_bypass",
+        "retry_auth_failures",
     ];
 
     /// Set one parameter by name (a sweep's `--param NAME=...`). Booleans take 0 or 1.
@@ -78,6 +83,7 @@ impl StrategyParams {
             "handshake_limit" => self.handshake_limit = Some(whole as u32),
             "poll_interval_ms" => self.poll_interval_ms = Some(whole),
             "health_check_bypass" => self.health_check_bypass = Some(whole != 0),
+            "retry_auth_failures" => self.retry_auth_failures = Some(whole != 0),
             _ => {
                 return Err(UnknownParam {
                     name: name.to_owned(),
@@ -103,6 +109,7 @@ impl StrategyParams {
             handshake_limit: over.handshake_limit.or(self.handshake_limit),
             poll_interval_ms: over.poll_interval_ms.or(self.poll_interval_ms),
             health_check_bypass: over.health_check_bypass.or(self.health_check_bypass),
+            retry_auth_failures: over.retry_auth_failures.or(self.retry_auth_failures),
         }
     }
 }
