@@ -36,6 +36,8 @@ pub struct StrategyParams {
     /// `fresh` and `pool`: retry a command whose authentication failed (`Permission denied`,
     /// exit 255), like any other failure. Against OpenSSH 10.0 every such retry adds to the
     /// PerSourcePenalties of the client's address, which behind a NAT is everyone's.
+    /// Set in `[strategy.NAME]` tables only: it is not in [`StrategyParams::NAMES`], so not a
+    /// sweep `--param` (adding it there goes with listing it in the CLI's `sweep --help`).
     pub retry_auth_failures: Option<bool>,
 }
 
@@ -49,7 +51,7 @@ pub struct UnknownParam {
 
 impl StrategyParams {
     /// Every parameter name, as written in scenario files and `--param`.
-    pub const NAMES: [&'static str; 14] = [
+    pub const NAMES: [&'static str; 13] = [
         "max_age_ms",
         "persist_ms",
         "attempts",
@@ -63,7 +65,6 @@ impl StrategyParams {
         "handshake_limit",
         "poll_interval_ms",
         "health_check_bypass",
-        "retry_auth_failures",
     ];
 
     /// Set one parameter by name (a sweep's `--param NAME=...`). Booleans take 0 or 1.
@@ -83,7 +84,6 @@ impl StrategyParams {
             "handshake_limit" => self.handshake_limit = Some(whole as u32),
             "poll_interval_ms" => self.poll_interval_ms = Some(whole),
             "health_check_bypass" => self.health_check_bypass = Some(whole != 0),
-            "retry_auth_failures" => self.retry_auth_failures = Some(whole != 0),
             _ => {
                 return Err(UnknownParam {
                     name: name.to_owned(),

@@ -42,7 +42,7 @@ fn x_axis(parameter: &str, largest: f64) -> (f64, String) {
         "max_connections" => "connections per host",
         "handshake_limit" => "handshakes in flight per host",
         "keepalive_count" => "unanswered keepalives",
-        "health_check_bypass" | "retry_auth_failures" => "0 off, 1 on",
+        "health_check_bypass" => "0 off, 1 on",
         _ => "",
     };
     let label = if unit.is_empty() {
