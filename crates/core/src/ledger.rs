@@ -45,6 +45,9 @@ pub struct ConnectionRecord {
 pub enum ConnectionEnd {
     /// Dropped at accept by MaxStartups random early drop.
     DroppedMaxStartups,
+    /// Dropped at accept, before the banner, because its source address has an active
+    /// PerSourcePenalties penalty (OpenSSH 10.0).
+    DroppedPenalty,
     /// Not authenticated within LoginGraceTime.
     LoginGraceExpired,
     /// ClientAliveInterval x ClientAliveCountMax passed without an answer.

@@ -46,7 +46,7 @@ pub use fault::{Fault, TimedFault};
 pub use ledger::{ConnectionEnd, ConnectionRecord, Ledger, SessionEnd, SessionRecord};
 pub use mark::Mark;
 pub use outcome::Outcome;
-pub use sshd_config::{MaxStartups, SshdConfig};
+pub use sshd_config::{MaxStartups, OpenSshProfile, PerSourcePenalties, SshdConfig};
 pub use strategy_params::{StrategyParams, UnknownParam, millis_or_off};
 pub use trace::{Trace, TraceEvent};
 pub use transport::{ConnectOptions, Connection, ExecResult, Session, SessionEvent, Transport};

@@ -38,6 +38,12 @@ pub struct StrategyParams {
     /// `None` (the simulation) keeps durations exactly as written. Not a file setting.
     #[serde(skip)]
     pub time_scale: Option<f64>,
+    /// `fresh` and `pool`: retry a command whose authentication failed (`Permission denied`,
+    /// exit 255), like any other failure. Against OpenSSH 10.0 every such retry adds to the
+    /// PerSourcePenalties of the client's address, which behind a NAT is everyone's.
+    /// Set in `[strategy.NAME]` tables only: it is not in [`StrategyParams::NAMES`], so not a
+    /// sweep `--param` (adding it there goes with listing it in the CLI's `sweep --help`).
+    pub retry_auth_failures: Option<bool>,
 }
 
 /// A parameter name no strategy knows.
@@ -109,6 +115,7 @@ impl StrategyParams {
             poll_interval_ms: over.poll_interval_ms.or(self.poll_interval_ms),
             health_check_bypass: over.health_check_bypass.or(self.health_check_bypass),
             time_scale: over.time_scale.or(self.time_scale),
+            retry_auth_failures: over.retry_auth_failures.or(self.retry_auth_failures),
         }
     }
 

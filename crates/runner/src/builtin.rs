@@ -28,7 +28,7 @@ macro_rules! builtin {
     };
 }
 
-const BUILTIN: [BuiltinScenario; 17] = builtin![
+const BUILTIN: [BuiltinScenario; 18] = builtin![
     "deploy-age-recycle",
     "flood-fresh-connections",
     "agent-flap",
@@ -45,6 +45,7 @@ const BUILTIN: [BuiltinScenario; 17] = builtin![
     "nat-idle-half-open",
     "sshd-restart-under-load",
     "silent-build-no-keepalive",
+    "revoked-key-behind-nat",
     "fuzz-base",
 ];
 

@@ -65,28 +65,9 @@ impl Scenario {
     }
 }
 
-/// Which OpenSSH release the simulated hosts behave like (`profile`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub enum Profile {
-    /// OpenSSH 9.2 (`"openssh-9.2"`, the default).
-    #[default]
-    OpenSsh92,
-    /// OpenSSH 10.0 (`"openssh-10.0"`).
-    OpenSsh100,
-}
-
-impl Profile {
-    /// Every profile.
-    pub const ALL: [Profile; 2] = [Profile::OpenSsh92, Profile::OpenSsh100];
-
-    /// The name used in scenario files: `"openssh-9.2"` or `"openssh-10.0"`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::OpenSsh92 => "openssh-9.2",
-            Profile::OpenSsh100 => "openssh-10.0",
-        }
-    }
-}
+/// Which OpenSSH release the simulated hosts behave like (`profile`): `"openssh-9.2"` (the
+/// default) or `"openssh-10.0"`. The same type as [`sshrace_core::OpenSshProfile`].
+pub type Profile = sshrace_core::OpenSshProfile;
 
 /// `[sim]`: how a run is simulated.
 #[derive(Debug, Clone, PartialEq)]
@@ -197,6 +178,18 @@ impl Scenario {
             .find(|e| e.strategy == strategy)
             .map(|e| e.max_failure_rate)
     }
+
+    /// Make every host behave like `profile` (the CLI's `--openssh`): sets
+    /// [`Scenario::profile`] and each host's [`SshdConfig::set_profile`] (its
+    /// PerSourcePenalties become that release's defaults; other settings stay as the file set
+    /// them). Returns `self` for chaining.
+    pub fn with_profile(&mut self, profile: Profile) -> &mut Self {
+        self.profile = profile;
+        for host in &mut self.hosts {
+            host.sshd.set_profile(profile);
+        }
+        self
+    }
 }
 
 #[cfg(test)]
@@ -218,7 +211,8 @@ mod tests {
     }
 
     fn expected_complete() -> Scenario {
-        let target = SshdConfig::default();
+        // The file says profile = "openssh-10.0": both hosts get its PerSourcePenalties.
+        let target = SshdConfig::for_profile(Profile::OpenSsh100);
         let builder = SshdConfig {
             max_startups: MaxStartups {
                 start: 20,
@@ -232,6 +226,7 @@ mod tests {
             handshake_cost: ms(5),
             handshake_workers: 1,
             revoked_identities: vec!["mallory".to_owned()],
+            ..SshdConfig::for_profile(Profile::OpenSsh100)
         };
         let work = |name: &str, kind, arrivals| Workload {
             name: name.to_owned(),
@@ -469,6 +464,28 @@ mod tests {
     fn a_complete_file_parses_into_the_expected_model() {
         let scenario = Scenario::from_str(COMPLETE, "scenarios/complete.toml").expect("valid");
         assert_eq!(scenario, expected_complete());
+    }
+
+    #[test]
+    fn with_profile_switches_every_host_and_keeps_their_settings() {
+        let mut scenario = Scenario::from_str(COMPLETE, "scenarios/complete.toml").expect("valid");
+        assert!(
+            scenario
+                .hosts
+                .iter()
+                .all(|h| h.sshd.per_source_penalties.is_some())
+        );
+        scenario.with_profile(Profile::OpenSsh92);
+        assert_eq!(scenario.profile, Profile::OpenSsh92);
+        for host in &scenario.hosts {
+            assert_eq!(host.sshd.profile, Profile::OpenSsh92);
+            assert_eq!(host.sshd.per_source_penalties, None);
+        }
+        assert_eq!(scenario.hosts[1].sshd.max_sessions, 4);
+        scenario.with_profile(Profile::OpenSsh100);
+        assert_eq!(scenario, expected_complete());
+        let minimal = Scenario::from_str(MINIMAL, "scenarios/minimal.toml").expect("valid");
+        assert_eq!(minimal.hosts[0].sshd, SshdConfig::default());
     }
 
     #[test]

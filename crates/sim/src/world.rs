@@ -273,9 +273,11 @@ fn add_target(
                 vec![Mark::instant("sshd")],
             );
             loop {
-                let (stream, _) = listener.accept().await?;
+                // Every client runs on the one client host, so every connection has its address:
+                // the NAT / docker-proxy case, where PerSourcePenalties punishes all for one.
+                let (stream, peer) = listener.accept().await?;
                 let sshd = sshd.clone();
-                tokio::spawn(async move { sshd.serve(stream).await });
+                tokio::spawn(async move { sshd.serve_from(stream, peer.ip()).await });
             }
         }
     });

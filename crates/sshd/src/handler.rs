@@ -14,6 +14,11 @@ use crate::server::Shared;
 pub(crate) struct ConnectionState {
     pub(crate) id: u64,
     pub(crate) authenticated: bool,
+    /// An authentication attempt failed on it (OpenSSH's `auth_attempted`, which makes the
+    /// session process exit with `EXIT_AUTH_ATTEMPTED` and earns the `authfail` penalty).
+    pub(crate) auth_attempted: bool,
+    /// The address it came from (what PerSourcePenalties charges).
+    pub(crate) source: std::net::IpAddr,
     /// An end decided by the server itself (LoginGraceTime, failed auth).
     pub(crate) end: Option<ConnectionEnd>,
     pub(crate) channels: BTreeMap<ChannelId, ChannelEntry>,
@@ -27,10 +32,12 @@ pub(crate) struct ChannelEntry {
 }
 
 impl ConnectionState {
-    pub(crate) fn new(id: u64) -> Self {
+    pub(crate) fn new(id: u64, source: std::net::IpAddr) -> Self {
         Self {
             id,
             authenticated: false,
+            auth_attempted: false,
+            source,
             end: None,
             channels: BTreeMap::new(),
             next_channel_number: 0,
@@ -84,7 +91,11 @@ impl russh::server::Handler for ConnectionHandler {
             .iter()
             .any(|r| r == user)
         {
-            let id = self.state().id;
+            let id = {
+                let mut state = self.state();
+                state.auth_attempted = true;
+                state.id
+            };
             self.record(
                 format!("connection #{id}: publickey for {user} rejected (revoked)"),
                 vec![Mark::instant(connection_track(id))],

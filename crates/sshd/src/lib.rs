@@ -9,6 +9,10 @@
 //!   sees the connection closed before the banner.
 //! - **MaxSessions** per connection: the extra channel is refused with reason 2, `open failed`.
 //! - **LoginGraceTime**, **ClientAliveInterval/CountMax**; no inactivity reaping.
+//! - **PerSourcePenalties** when the profile is OpenSSH 10.0 ([`sshrace_core::PerSourcePenalties`]):
+//!   connections that end unauthenticated charge their source address; once the outstanding
+//!   penalty passes `min`, every new connection from that address is closed before the banner
+//!   until it expires. [`Sshd::serve_from`] says which address a connection comes from.
 //! - A per-handshake cost on a bounded number of workers, so floods queue.
 //! - A command model: `sshrace-cmd` lines ([`sshrace_core::CommandSpec`]) run as timed data.
 //! - Ground truth: every connection and session lands in a shared [`sshrace_core::Ledger`].
@@ -20,7 +24,8 @@
 mod command;
 mod handler;
 mod killable;
+mod penalties;
 mod server;
 
 pub use server::Sshd;
-pub use sshrace_core::{MaxStartups, SshdConfig};
+pub use sshrace_core::{MaxStartups, OpenSshProfile, PerSourcePenalties, SshdConfig};

@@ -13,6 +13,7 @@ use crate::handler::{
     ConnectionHandler, ConnectionState, connection_span, connection_track, session_ends,
 };
 use crate::killable::KillableStream;
+use crate::penalties::{PenaltyKind, PenaltyTable};
 use sshrace_core::SshdConfig;
 
 /// An sshd on one host. Cheap to clone; clones share state.
@@ -43,6 +44,16 @@ pub(crate) struct Shared {
     rng: Mutex<ChaCha8Rng>,
     pub(crate) unauthenticated: AtomicU32,
     pub(crate) handshake_workers: Semaphore,
+    /// PerSourcePenalties (OpenSSH 10.0), `None` when off (9.2). The listener's memory: a new
+    /// boot starts empty.
+    penalties: Option<Mutex<PenaltyTable>>,
+}
+
+impl Sshd {
+    /// The address [`Sshd::serve`] assumes a connection comes from (`192.168.0.1`): one source
+    /// shared by every client, as behind a NAT or docker-proxy.
+    pub const DEFAULT_SOURCE: std::net::IpAddr =
+        std::net::IpAddr::V4(std::net::Ipv4Addr::new(192, 168, 0, 1));
 }
 
 impl Sshd {
@@ -58,7 +69,7 @@ impl Sshd {
     ) -> Self {
         let host_key = PrivateKey::from(Ed25519Keypair::from_seed(&[7; 32]));
         let russh = russh::server::Config {
-            server_id: russh::SshId::Standard("SSH-2.0-OpenSSH_9.2p1 sshrace".into()),
+            server_id: russh::SshId::Standard(config.profile.server_id().into()),
             auth_rejection_time: std::time::Duration::ZERO,
             auth_rejection_time_initial: Some(std::time::Duration::ZERO),
             keys: vec![host_key],
@@ -88,6 +99,10 @@ impl Sshd {
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
                 unauthenticated: AtomicU32::new(0),
                 handshake_workers: Semaphore::new(workers),
+                penalties: config
+                    .per_source_penalties
+                    .clone()
+                    .map(|p| Mutex::new(PenaltyTable::new(p))),
                 config,
             }),
         }
@@ -98,8 +113,18 @@ impl Sshd {
         &self.shared.host
     }
 
-    /// Serve one accepted connection until it ends: MaxStartups decision, handshake, sessions.
+    /// Serve one accepted connection from [`Sshd::DEFAULT_SOURCE`] until it ends.
     pub async fn serve<S>(&self, stream: S)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        self.serve_from(stream, Self::DEFAULT_SOURCE).await;
+    }
+
+    /// Serve one accepted connection from `source` until it ends: PerSourcePenalties and
+    /// MaxStartups decisions (in that order, as `drop_connection` in OpenSSH's `sshd.c`),
+    /// handshake, sessions.
+    pub async fn serve_from<S>(&self, stream: S, source: std::net::IpAddr)
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
@@ -109,6 +134,27 @@ impl Sshd {
         let id = shared
             .ledger()
             .connection_accepted(&shared.host, now, startups);
+        if let Some(penalties) = &shared.penalties {
+            let verdict = penalties
+                .lock()
+                .expect("penalties lock")
+                .check_allow(source, now);
+            if let Err(reason) = verdict {
+                // OpenSSH writes a best-effort "Not allowed at this time" line first; its client
+                // skips lines before the banner and reports the close, exactly as when nothing
+                // was written, so the model writes nothing (as for MaxStartups).
+                shared
+                    .ledger()
+                    .connection_ended(id, now, ConnectionEnd::DroppedPenalty);
+                shared.trace.record_marked(
+                    &shared.host,
+                    format!("drop connection #{id} from {source}: {reason}"),
+                    vec![Mark::instant("dropped by PerSourcePenalties")],
+                );
+                drop(stream);
+                return;
+            }
+        }
         let percent = shared.config.max_startups.drop_percent(startups);
         // Draw only where OpenSSH draws (between start and full), so the draw sequence matches.
         let dropped = match percent {
@@ -143,7 +189,7 @@ impl Sshd {
         );
 
         let (stream, kill) = KillableStream::new(stream);
-        let connection = Arc::new(Mutex::new(ConnectionState::new(id)));
+        let connection = Arc::new(Mutex::new(ConnectionState::new(id, source)));
         let handler = ConnectionHandler::new(shared.clone(), connection.clone());
 
         let grace = shared.config.login_grace_time;
@@ -188,6 +234,9 @@ impl Sshd {
             _ => ConnectionEnd::ClientClosed,
         });
         let id = state.id;
+        if !state.authenticated {
+            self.penalise(&state, end, now);
+        }
         let mut ledger = shared.ledger();
         for (_, channel) in std::mem::take(&mut state.channels) {
             if let Some(task) = channel.task {
@@ -212,6 +261,48 @@ impl Sshd {
             format!("connection #{id} ended: {end:?}"),
             vec![Mark::end(connection_span(id))],
         );
+    }
+}
+
+impl Sshd {
+    /// `child_reap` in OpenSSH's `sshd.c`: an unauthenticated connection that ended charges its
+    /// source. LoginGraceTime wins over a failed attempt (its exit status is
+    /// `EXIT_LOGIN_GRACE` whatever happened before); a connection with a failed attempt exits
+    /// `EXIT_AUTH_ATTEMPTED`; any other early end is `noauth`.
+    fn penalise(&self, state: &ConnectionState, end: ConnectionEnd, now: std::time::Duration) {
+        let shared = &self.shared;
+        let Some(penalties) = &shared.penalties else {
+            return;
+        };
+        let kind = match end {
+            ConnectionEnd::LoginGraceExpired => PenaltyKind::GraceExceeded,
+            _ if state.auth_attempted => PenaltyKind::AuthFail,
+            _ => PenaltyKind::NoAuth,
+        };
+        let penalised = penalties
+            .lock()
+            .expect("penalties lock")
+            .penalise(state.source, kind, now);
+        if let Some(p) = penalised {
+            let id = state.id;
+            let state_word = if p.activated {
+                "activating"
+            } else if p.active {
+                "active"
+            } else {
+                "deferred"
+            };
+            shared.trace.record_marked(
+                &shared.host,
+                format!(
+                    "connection #{id}: {} ({state_word}, {:.3} s outstanding for {})",
+                    kind.reason(),
+                    p.outstanding.as_secs_f64(),
+                    state.source
+                ),
+                vec![Mark::instant(connection_track(id))],
+            );
+        }
     }
 }
 

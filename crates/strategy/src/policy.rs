@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use sshrace_core::{ConnectOptions, ExecResult, Transport, TransportError};
+use sshrace_core::{Cause, ConnectOptions, ExecResult, Transport, TransportError};
 
 /// One command the caller wants run on one host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,4 +92,16 @@ pub(crate) async fn run_on_new_connection(
     };
     connection.close().await;
     result
+}
+
+/// Whether a failed command certainly never started on the server.
+pub(crate) fn never_started(cause: Cause) -> bool {
+    matches!(
+        cause,
+        Cause::ConnectionRefused
+            | Cause::ConnectTimeout
+            | Cause::ClosedBeforeBanner
+            | Cause::ChannelRefused
+            | Cause::ConnectionClosed
+    )
 }

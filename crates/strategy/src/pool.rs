@@ -8,6 +8,7 @@ use sshrace_core::{Cause, ConnectOptions, Connection, ExecResult, StrategyParams
 use tokio::sync::{Notify, Semaphore};
 
 use crate::backoff::full_jitter;
+use crate::policy::never_started;
 use crate::{ConnectionPolicy, Env, Request};
 
 /// `pool`: the strategy we recommend.
@@ -19,12 +20,13 @@ use crate::{ConnectionPolicy, Env, Request};
 /// dropped from the pool. Connects are retried with capped exponential backoff and full jitter
 /// drawn from the run's seed. A command is retried only where that is safe: when it never
 /// started (connect failed, channel refused, connection already closed), or when the caller
-/// marked it retryable. Authentication failures are never retried (OpenSSH 10's
-/// PerSourcePenalties punishes every client behind the same address for them).
+/// marked it retryable. Authentication failures are not retried (OpenSSH 10's
+/// PerSourcePenalties punishes every client behind the same address for them) unless
+/// `retry_auth_failures` is on.
 ///
 /// Parameters (defaults): `max_connections` (4), `max_sessions` (8), `handshake_limit` (4),
 /// `keepalive_interval_ms` (15000), `keepalive_count` (3), `connect_timeout_ms` (10000),
-/// `attempts` (5), `retry_base_ms` (500), `retry_cap_ms` (8000).
+/// `attempts` (5), `retry_base_ms` (500), `retry_cap_ms` (8000), `retry_auth_failures` (false).
 pub struct Pool {
     env: Env,
     max_connections: usize,
@@ -33,6 +35,7 @@ pub struct Pool {
     attempts: u32,
     retry_base: Duration,
     retry_cap: Duration,
+    retry_auth_failures: bool,
     options: ConnectOptions,
     hosts: Mutex<BTreeMap<String, Arc<HostPool>>>,
     rng: Mutex<ChaCha8Rng>,
@@ -75,6 +78,7 @@ impl Pool {
             attempts: params.attempts.unwrap_or(5).max(1),
             retry_base: params.duration(params.retry_base_ms, 500),
             retry_cap: params.duration(params.retry_cap_ms, 8_000),
+            retry_auth_failures: params.retry_auth_failures.unwrap_or(false),
             options,
             hosts: Mutex::default(),
             rng: Mutex::new(rng),
@@ -189,18 +193,6 @@ impl Pool {
     }
 }
 
-/// Whether a failed command certainly never started on the server.
-fn never_started(cause: Cause) -> bool {
-    matches!(
-        cause,
-        Cause::ConnectionRefused
-            | Cause::ConnectTimeout
-            | Cause::ClosedBeforeBanner
-            | Cause::ChannelRefused
-            | Cause::ConnectionClosed
-    )
-}
-
 #[async_trait]
 impl ConnectionPolicy for Pool {
     async fn run(&self, request: &Request) -> Result<ExecResult, TransportError> {
@@ -221,7 +213,7 @@ impl ConnectionPolicy for Pool {
             match result {
                 Err(error)
                     if attempt + 1 < self.attempts
-                        && error.cause != Cause::AuthFailed
+                        && (self.retry_auth_failures || error.cause != Cause::AuthFailed)
                         && (never_started(error.cause) || request.retryable) =>
                 {
                     self.backoff(request, attempt, &error).await;

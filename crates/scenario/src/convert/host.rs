@@ -8,11 +8,13 @@ use toml::Spanned;
 use super::{FirstSeen, RESERVED_HOSTS, non_empty};
 use crate::location::Source;
 use crate::raw::RawHost;
-use crate::{Host, ScenarioError};
+use crate::{Host, Profile, ScenarioError};
 
+/// The hosts, each with `profile`'s defaults for what the file leaves out.
 pub(super) fn hosts(
     source: &Source<'_>,
     raw: &[Spanned<RawHost>],
+    profile: Profile,
 ) -> Result<Vec<Host>, ScenarioError> {
     if raw.is_empty() {
         return Err(source.top("host", "at least one [[host]] is required"));
@@ -45,7 +47,7 @@ pub(super) fn hosts(
                 ),
             ));
         }
-        let defaults = SshdConfig::default();
+        let defaults = SshdConfig::for_profile(profile);
         let max_startups = match &host.max_startups {
             Some(text) => parse_max_startups(text.get_ref())
                 .map_err(|message| source.at(text, field("max_startups"), message))?,
@@ -59,6 +61,8 @@ pub(super) fn hosts(
             None => defaults.handshake_workers,
         };
         let sshd = SshdConfig {
+            profile: defaults.profile,
+            per_source_penalties: defaults.per_source_penalties.clone(),
             max_startups,
             max_sessions: host.max_sessions.unwrap_or(defaults.max_sessions),
             login_grace_time: host

@@ -96,7 +96,7 @@ pub(crate) fn scenario(source: Source<'_>) -> Result<Scenario, ScenarioError> {
     };
     let failing = failing(&source, raw.failing.as_deref())?;
     let sim = sim(&source, &raw.sim)?;
-    let hosts = host::hosts(&source, &raw.host)?;
+    let hosts = host::hosts(&source, &raw.host, profile)?;
     let variants = variants::variants(&source, &doc)?;
 
     let cx = Context {
