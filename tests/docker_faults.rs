@@ -42,7 +42,7 @@ fn both(scenario: &Scenario, strategy: &str, client: Client, scale: f64) -> Vec<
             client,
         };
         results.push(run_docker(scenario, &spec, 0, &options, false).unwrap());
-        let left = sshrace_docker::clean::leftovers(None).unwrap();
+        let left = sshrace_docker::clean::leftovers_of_this_process().unwrap();
         assert!(left.is_empty(), "containers left behind: {left:?}");
     }
     results

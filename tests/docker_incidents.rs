@@ -54,7 +54,7 @@ fn runs(
 }
 
 fn assert_no_leftovers() {
-    let left = sshrace_docker::clean::leftovers(None).expect("docker ps");
+    let left = sshrace_docker::clean::leftovers_of_this_process().expect("docker ps");
     assert!(left.is_empty(), "containers left behind: {left:?}");
 }
 

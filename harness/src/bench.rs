@@ -29,7 +29,7 @@ pub fn run(seeds: u64) -> anyhow::Result<ExitCode> {
         "100 parallel SSH handshakes: {:.1} ms wall (median of 5; target < 100 ms)",
         walls[2].as_secs_f64() * 1000.0
     );
-    let cells = crate::commands::matrix_cells(None, &(0..seeds).collect::<Vec<_>>(), None)?;
+    let cells = crate::commands::matrix_cells(None, &(0..seeds).collect::<Vec<_>>(), None, None)?;
     let runs: usize = cells.iter().map(|c| c.seeds.len()).sum();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let start = Instant::now();

@@ -209,6 +209,38 @@ pub enum Command {
     /// Remove every container and network an interrupted container run left behind (all
     /// carry the label sshrace=1).
     Clean,
+    /// Measure each modelled OpenSSH behaviour on the simulation and on real OpenSSH in
+    /// containers with the same seeds, and print how far apart they are.
+    ///
+    /// Each probe is a small timeline in scenarios/calibration/ that isolates one behaviour
+    /// (MaxStartups drop fraction at 20/50/80/150 parallel connections, the 11th session on one
+    /// connection, -O exit vs -O stop with a command in flight, ServerAlive on a blackholed
+    /// path, ClientAlive reaping a dead client, a host crash mid-session, a paused sshd). The
+    /// table gives the simulated and the real value with 95% intervals (Wilson for fractions,
+    /// Student's t for timings) and whether they agree (intervals overlap; timings within the
+    /// probe's tolerance). It is printed as markdown and written to OUT.md and OUT.json.
+    ///
+    /// Example: sshrace calibrate --openssh 9.2 --runs 5
+    ///
+    /// Exit status: 0 every row agrees or carries a note explaining why not; 1 a row disagrees
+    /// without one; 2 usage or environment error (no Docker: use --sim-only).
+    Calibrate {
+        /// 9.2 or 10.0 (default: both).
+        #[arg(long, value_name = "9.2|10.0")]
+        openssh: Option<String>,
+        /// Runs per probe and backend (seeds 0..N).
+        #[arg(long, default_value_t = 3, value_name = "N")]
+        runs: u64,
+        /// Measure the simulation only (no Docker needed).
+        #[arg(long)]
+        sim_only: bool,
+        /// Only probes whose id contains this.
+        #[arg(long, value_name = "TEXT")]
+        only: Option<String>,
+        /// Write OUT.md and OUT.json.
+        #[arg(long, default_value = "calibration", value_name = "OUT")]
+        out: PathBuf,
+    },
     /// Measure simulation speed: simulated seconds per wall second on an idle day-long
     /// timeline, 100 parallel SSH handshakes, and the built-in matrix at 100 seeds.
     Bench {
@@ -258,9 +290,11 @@ pub struct BackendArgs {
     /// scenarios with faults containers cannot apply are refused and listed.
     #[arg(long, value_enum, default_value_t = BackendArg::Sim)]
     pub backend: BackendArg,
-    /// OpenSSH version of the containers: 9.2 (Debian bookworm) or 10.0 (Debian trixie).
-    #[arg(long, default_value = "9.2", value_name = "9.2|10.0")]
-    pub openssh: String,
+    /// Behave like this OpenSSH release: 9.2 (Debian bookworm) or 10.0 (Debian trixie, with
+    /// PerSourcePenalties). Sets every host's profile in the simulation, and picks the
+    /// container image. Default: each scenario's own `profile` (openssh-9.2 unless it says).
+    #[arg(long, value_name = "9.2|10.0")]
+    pub openssh: Option<String>,
     /// Containers: real seconds per scenario second, as 1/60 or 0.0167, or auto (the most
     /// compression up to 1/600 that fits a run into ~30 s and that sshd's whole-second settings,
     /// LoginGraceTime and ClientAliveInterval, still honour). A scale those settings cannot

@@ -23,7 +23,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             max_failure_rate,
         } => {
             let seeds = plan::parse_seeds(&common.seeds)?;
-            let scenario = plan::load_scenario(&scenario)?;
+            let mut scenario = plan::load_scenario(&scenario)?;
+            crate::docker::apply_profile(&mut scenario, common.backend.openssh.as_deref())?;
             let containers = Containers::from_args(&common.backend)?;
             let time_scale = match &containers {
                 Some(containers) => Some(containers.scale_for(&scenario)?),
@@ -35,7 +36,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Matrix { scenarios, common } => {
             let seeds = plan::parse_seeds(&common.seeds)?;
             let containers = Containers::from_args(&common.backend)?;
-            let cells = matrix_cells(scenarios.as_deref(), &seeds, containers.as_ref())?;
+            let cells = matrix_cells(
+                scenarios.as_deref(),
+                &seeds,
+                containers.as_ref(),
+                common.backend.openssh.as_deref(),
+            )?;
             report_cells(&cells, &common, containers.as_ref())
         }
         Command::Replay {
@@ -50,6 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             &seed,
             trace.as_deref(),
             Containers::from_args(&backend)?,
+            backend.openssh.as_deref(),
         ),
         Command::Sweep {
             scenario,
@@ -96,6 +103,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Bench { seeds } => crate::bench::run(seeds),
         Command::Image { action } => crate::docker::image(action),
         Command::Clean => crate::docker::clean(),
+        Command::Calibrate {
+            openssh,
+            runs,
+            sim_only,
+            only,
+            out,
+        } => crate::docker::calibrate(openssh.as_deref(), runs, sim_only, only.as_deref(), &out),
     }
 }
 
@@ -128,6 +142,7 @@ pub fn matrix_cells(
     dir: Option<&std::path::Path>,
     seeds: &[u64],
     containers: Option<&Containers>,
+    openssh: Option<&str>,
 ) -> anyhow::Result<Vec<Cell>> {
     let scenarios = match dir {
         None => sshrace_runner::builtin_scenarios()
@@ -148,8 +163,9 @@ pub fn matrix_cells(
         }
     };
     let mut cells = Vec::new();
-    for scenario in scenarios {
+    for mut scenario in scenarios {
         Registry::new().check(&scenario)?;
+        crate::docker::apply_profile(&mut scenario, openssh)?;
         let time_scale = match containers {
             None => None,
             Some(containers) => match containers.scale_for(&scenario) {
@@ -200,7 +216,7 @@ pub fn execute_cells(
                     &job.scenario,
                     &job.strategy,
                     job.seed,
-                    &containers.run(scale),
+                    &containers.run(&job.scenario, scale),
                     false,
                 )
             })
@@ -240,10 +256,20 @@ fn report_cells(
     let backend = match containers {
         None => "sim".to_owned(),
         Some(c) => {
-            c.prepare()?;
+            let mut versions: Vec<_> = cells
+                .iter()
+                .map(|cell| crate::docker::version_of(&cell.scenario))
+                .collect();
+            versions.sort();
+            versions.dedup();
+            c.prepare(&versions)?;
             format!(
                 "docker (OpenSSH {}, {} client)",
-                c.openssh.version(),
+                versions
+                    .iter()
+                    .map(|v| v.version())
+                    .collect::<Vec<_>>()
+                    .join(" and "),
                 c.client.name()
             )
         }
@@ -316,7 +342,7 @@ fn report_cells(
             let backend = match (containers, cell.time_scale) {
                 (Some(c), Some(scale)) => format!(
                     " --backend docker --openssh {} --client {} --time-scale 1/{:.0}",
-                    c.openssh.version(),
+                    crate::docker::version_of(&cell.scenario).version(),
                     c.client.name(),
                     1.0 / scale
                 ),
@@ -352,9 +378,11 @@ fn replay(
     seed: &str,
     trace_file: Option<&std::path::Path>,
     containers: Option<Containers>,
+    openssh: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let seed = plan::parse_seed(seed)?;
-    let scenario = plan::load_scenario(scenario)?;
+    let mut scenario = plan::load_scenario(scenario)?;
+    crate::docker::apply_profile(&mut scenario, openssh)?;
     let result = match containers {
         None => {
             let spec = Registry::new().resolve(&scenario, strategy, &Default::default())?;
@@ -373,16 +401,22 @@ fn replay(
                 strategy,
                 &sshrace_runner::docker::scaled_params(scale),
             )?;
-            containers.prepare()?;
+            containers.prepare(&[crate::docker::version_of(&scenario)])?;
             eprintln!(
                 "sshrace: replay {} strategy {} seed {seed} backend docker (OpenSSH {}, {} client) time scale 1/{:.0}; real runs are not deterministic: the timeline is this run's",
                 scenario.path,
                 strategy,
-                containers.openssh.version(),
+                crate::docker::version_of(&scenario).version(),
                 containers.client.name(),
                 1.0 / scale
             );
-            run_docker(&scenario, &spec, seed, &containers.run(scale), true)?
+            run_docker(
+                &scenario,
+                &spec,
+                seed,
+                &containers.run(&scenario, scale),
+                true,
+            )?
         }
     };
     if let (Some(path), Some(trace)) = (trace_file, &result.trace) {

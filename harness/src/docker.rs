@@ -9,10 +9,10 @@ use sshrace_scenario::Scenario;
 
 use crate::cli::{BackendArg, BackendArgs, ClientArg, ImageAction};
 
-/// The container settings of a run or matrix, checked before anything runs.
+/// The container settings of a run or matrix, checked before anything runs. The OpenSSH
+/// version of a scenario's containers is its profile (after `--openssh`).
 #[derive(Debug, Clone, Copy)]
 pub struct Containers {
-    pub openssh: OpenSsh,
     /// `None`: automatic per scenario.
     pub time_scale: Option<f64>,
     pub client: Client,
@@ -21,7 +21,6 @@ pub struct Containers {
 impl Containers {
     /// The settings `--backend ...` asks for (`None` for the simulation).
     pub fn from_args(args: &BackendArgs) -> anyhow::Result<Option<Containers>> {
-        let openssh = parse_openssh(&args.openssh)?;
         let time_scale = parse_time_scale(&args.time_scale)?;
         if args.backend == BackendArg::Sim {
             if time_scale.is_some() {
@@ -32,7 +31,6 @@ impl Containers {
             return Ok(None);
         }
         Ok(Some(Containers {
-            openssh,
             time_scale,
             client: match args.client {
                 ClientArg::Openssh => Client::OpenSsh,
@@ -41,19 +39,22 @@ impl Containers {
         }))
     }
 
-    /// Docker answers and the target image exists (built now if missing, progress on stderr).
-    pub fn prepare(&self) -> anyhow::Result<()> {
+    /// Docker answers and the target images of `versions` exist (built now if missing,
+    /// progress on stderr).
+    pub fn prepare(&self, versions: &[OpenSsh]) -> anyhow::Result<()> {
         sshrace_docker::preflight::docker_available()?;
-        let report = sshrace_docker::image::ensure_image(self.openssh, &mut |line| {
-            eprintln!("sshrace: image: {line}")
-        })?;
-        if report.base_built || report.target_built {
-            eprintln!(
-                "sshrace: image sshrace-target for OpenSSH {} built (base {:.1} s, target {:.1} s)",
-                self.openssh.version(),
-                report.base_time.as_secs_f64(),
-                report.target_time.as_secs_f64()
-            );
+        for version in versions {
+            let report = sshrace_docker::image::ensure_image(*version, &mut |line| {
+                eprintln!("sshrace: image: {line}")
+            })?;
+            if report.base_built || report.target_built {
+                eprintln!(
+                    "sshrace: image sshrace-target for OpenSSH {} built (base {:.1} s, target {:.1} s)",
+                    version.version(),
+                    report.base_time.as_secs_f64(),
+                    report.target_time.as_secs_f64()
+                );
+            }
         }
         Ok(())
     }
@@ -63,14 +64,33 @@ impl Containers {
         plan_docker(scenario, self.time_scale)
     }
 
-    /// The run settings for one scenario at `time_scale`.
-    pub fn run(&self, time_scale: f64) -> DockerRun {
+    /// The run settings for `scenario` at `time_scale`.
+    pub fn run(&self, scenario: &Scenario, time_scale: f64) -> DockerRun {
         DockerRun {
-            openssh: self.openssh,
+            openssh: version_of(scenario),
             time_scale,
             client: self.client,
         }
     }
+}
+
+/// The container image version for `scenario`'s profile.
+pub fn version_of(scenario: &Scenario) -> OpenSsh {
+    match scenario.profile {
+        sshrace_core::OpenSshProfile::OpenSsh92 => OpenSsh::V9_2,
+        sshrace_core::OpenSshProfile::OpenSsh100 => OpenSsh::V10_0,
+    }
+}
+
+/// `--openssh`: make every host of `scenario` behave like that release (both backends).
+pub fn apply_profile(scenario: &mut Scenario, openssh: Option<&str>) -> anyhow::Result<()> {
+    if let Some(text) = openssh {
+        let profile = sshrace_core::OpenSshProfile::from_name(text).with_context(|| {
+            format!("--openssh {text:?}: use 9.2 (Debian bookworm) or 10.0 (Debian trixie)")
+        })?;
+        scenario.with_profile(profile);
+    }
+    Ok(())
 }
 
 fn parse_openssh(text: &str) -> anyhow::Result<OpenSsh> {
@@ -134,4 +154,73 @@ pub fn clean() -> anyhow::Result<ExitCode> {
     let removed = sshrace_docker::clean::clean(None)?;
     println!("removed {removed} container(s) and network(s) labelled sshrace=1");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `sshrace calibrate`.
+pub fn calibrate(
+    openssh: Option<&str>,
+    runs: u64,
+    sim_only: bool,
+    only: Option<&str>,
+    out: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    use sshrace_runner::calibrate::{calibrate_probe, markdown, probes};
+    if runs == 0 {
+        bail!("--runs 0: nothing to measure (give N >= 1)");
+    }
+    let versions = match openssh {
+        Some(text) => vec![parse_openssh(text)?],
+        None => OpenSsh::ALL.to_vec(),
+    };
+    if !sim_only {
+        sshrace_docker::preflight::docker_available()?;
+        for version in &versions {
+            sshrace_docker::image::ensure_image(*version, &mut |line| {
+                eprintln!("sshrace: image: {line}")
+            })?;
+        }
+    }
+    let selected: Vec<_> = probes()
+        .into_iter()
+        .filter(|p| only.is_none_or(|text| p.id.contains(text)))
+        .collect();
+    if selected.is_empty() {
+        bail!("--only {:?}: no probe matches", only.unwrap_or_default());
+    }
+    let mut rows = Vec::new();
+    let total = selected.len() * versions.len();
+    let bar = crate::progress::bar(total, true);
+    for version in &versions {
+        for probe in &selected {
+            if probe.only.is_some_and(|v| v != *version) {
+                bar.inc(1);
+                continue;
+            }
+            bar.set_message(format!("{} on OpenSSH {}", probe.id, version.version()));
+            rows.push(
+                calibrate_probe(probe, *version, runs, !sim_only)
+                    .with_context(|| format!("probe {} ({})", probe.id, probe.path))?,
+            );
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let table = markdown(&rows);
+    print!("{table}");
+    let md = out.with_extension("md");
+    let json = out.with_extension("json");
+    std::fs::write(&md, &table).with_context(|| format!("writing {}", md.display()))?;
+    std::fs::write(&json, serde_json::to_string_pretty(&rows)?)
+        .with_context(|| format!("writing {}", json.display()))?;
+    eprintln!("sshrace: wrote {} and {}", md.display(), json.display());
+    let unexplained = rows
+        .iter()
+        .filter(|r| r.agree == Some(false) && r.note.is_empty())
+        .count();
+    Ok(if unexplained > 0 {
+        eprintln!("sshrace: {unexplained} row(s) disagree without a note");
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

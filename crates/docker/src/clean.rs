@@ -42,6 +42,20 @@ pub fn leftovers(run_id: Option<&str>) -> Result<Vec<String>, DockerError> {
     Ok(found)
 }
 
+/// Ids of the containers still there that this process started (label `sshrace.pid`), so a
+/// test can assert it left nothing behind while other sshrace runs share the machine.
+pub fn leftovers_of_this_process() -> Result<Vec<String>, DockerError> {
+    let filter = format!("label=sshrace.pid={}", std::process::id());
+    Ok(ids(&run(Command::new("docker").args([
+        "ps",
+        "-a",
+        "-q",
+        "--no-trunc",
+        "--filter",
+        &filter,
+    ]))?))
+}
+
 /// Remove every container and network labelled `sshrace=1` (or only `sshrace.run=<id>`).
 /// Returns how many it removed.
 pub fn clean(run_id: Option<&str>) -> Result<usize, DockerError> {

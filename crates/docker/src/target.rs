@@ -171,6 +171,7 @@ async fn start_one(
         .with_mapped_port(0, 22.tcp())
         .with_label("sshrace", "1")
         .with_label("sshrace.run", run_id)
+        .with_label("sshrace.pid", std::process::id().to_string())
         .with_label("sshrace.host", spec.name.clone())
         .with_cap_add("NET_ADMIN")
         .with_env_var("SSHRACE_SSHD_CONFIG", spec.sshd_config_lines().join("\n"))

@@ -46,6 +46,8 @@ pub struct Probe {
     pub tolerance: f64,
     /// Only for this OpenSSH version (`None`: every version).
     pub only: Option<OpenSsh>,
+    /// Why the backends disagree where they are known to (shown only when they do).
+    pub note: &'static str,
 }
 
 /// A value with its 95% interval and sample size.
@@ -135,7 +137,13 @@ fn server_reaped(run: &RunResult) -> Option<f64> {
 
 /// The calibration suite.
 pub fn probes() -> Vec<Probe> {
-    let fraction = |id, behaviour, (scenario, path): (&'static str, &'static str), strategy, client, time_scale, measure| Probe {
+    let fraction = |id,
+                    behaviour,
+                    (scenario, path): (&'static str, &'static str),
+                    strategy,
+                    client,
+                    time_scale,
+                    measure| Probe {
         id,
         behaviour,
         scenario,
@@ -146,6 +154,7 @@ pub fn probes() -> Vec<Probe> {
         measure: Measure::Fraction(measure),
         tolerance: 0.0,
         only: None,
+        note: "",
     };
     vec![
         fraction(
@@ -240,6 +249,7 @@ pub fn probes() -> Vec<Probe> {
             measure: Measure::Seconds(client_gave_up),
             tolerance: 1.0,
             only: None,
+            note: "",
         },
         Probe {
             id: "client-alive-reap",
@@ -252,6 +262,7 @@ pub fn probes() -> Vec<Probe> {
             measure: Measure::Seconds(server_reaped),
             tolerance: 1.0,
             only: None,
+            note: "",
         },
     ]
 }
@@ -260,10 +271,12 @@ pub fn probes() -> Vec<Probe> {
 fn estimate(measure: Measure, runs: &[RunResult]) -> Estimate {
     match measure {
         Measure::Fraction(predicate) => {
-            let (hits, trials) = runs.iter().flat_map(|r| r.measured()).fold(
-                (0u64, 0u64),
-                |(hits, trials), (_, outcome)| (hits + u64::from(predicate(*outcome)), trials + 1),
-            );
+            let (hits, trials) = runs
+                .iter()
+                .flat_map(|r| r.measured())
+                .fold((0u64, 0u64), |(hits, trials), (_, outcome)| {
+                    (hits + u64::from(predicate(*outcome)), trials + 1)
+                });
             let (low, high) = wilson(hits, trials);
             Estimate {
                 value: if trials == 0 {
@@ -332,11 +345,8 @@ pub fn calibrate_probe(
         .collect::<Result<Vec<_>, _>>()?;
     let sim = estimate(probe.measure, &sim_runs);
     let (real_estimate, agree, rule) = if real {
-        let scaled = registry.resolve(
-            &scenario,
-            probe.strategy,
-            &scaled_params(probe.time_scale),
-        )?;
+        let scaled =
+            registry.resolve(&scenario, probe.strategy, &scaled_params(probe.time_scale))?;
         let options = DockerRun {
             openssh: version,
             time_scale: probe.time_scale,
@@ -361,9 +371,13 @@ pub fn calibrate_probe(
         },
         sim,
         real: real_estimate,
+        note: if agree == Some(false) {
+            probe.note.to_owned()
+        } else {
+            String::new()
+        },
         agree,
         rule,
-        note: String::new(),
     })
 }
 

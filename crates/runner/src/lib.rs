@@ -22,6 +22,7 @@
 #![warn(missing_docs)]
 
 mod builtin;
+pub mod calibrate;
 mod chrome;
 mod classify;
 mod compare;

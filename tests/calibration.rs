@@ -1,0 +1,47 @@
+//! The calibration suite (issue 9) at a small run count: for each deterministic behaviour the
+//! simulation and real OpenSSH must agree (kill vs drain, the 11th session, a crash, a paused
+//! sshd, the keepalive time within one interval), and for the statistical one (MaxStartups at
+//! 80 parallel connections) their 95% intervals must overlap. Needs Docker (skips without it,
+//! fails without it under CI=true). The full table: `sshrace calibrate` (docs/calibration.md).
+
+use sshrace_docker::image::{OpenSsh, ensure_image};
+use sshrace_docker::preflight::require_docker;
+use sshrace_runner::calibrate::{calibrate_probe, markdown, probes};
+
+fn agree(ids: &[&str], runs: u64) {
+    if !require_docker() {
+        return;
+    }
+    ensure_image(OpenSsh::V9_2, &mut |line| eprintln!("image: {line}")).unwrap();
+    let rows: Vec<_> = probes()
+        .iter()
+        .filter(|p| ids.contains(&p.id))
+        .map(|p| calibrate_probe(p, OpenSsh::V9_2, runs, true).unwrap())
+        .collect();
+    assert_eq!(rows.len(), ids.len(), "every probe named exists");
+    let left = sshrace_docker::clean::leftovers_of_this_process().unwrap();
+    assert!(left.is_empty(), "containers left behind: {left:?}");
+    for row in &rows {
+        assert_eq!(row.agree, Some(true), "\n{}", markdown(&rows));
+    }
+}
+
+#[test]
+fn deterministic_behaviours_agree_with_real_openssh() {
+    agree(
+        &[
+            "mux-exit-kills",
+            "mux-stop-drains",
+            "max-sessions-11th",
+            "crash-mid-session",
+            "pause-banner-timeout",
+            "keepalive-blackhole",
+        ],
+        1,
+    );
+}
+
+#[test]
+fn max_startups_drop_fraction_at_80_overlaps_real_openssh() {
+    agree(&["max-startups-80"], 2);
+}
