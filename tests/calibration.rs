@@ -8,10 +8,14 @@ use sshrace_docker::image::{OpenSsh, ensure_image};
 use sshrace_docker::preflight::require_docker;
 use sshrace_runner::calibrate::{calibrate_probe, markdown, probes};
 
+/// One probe set at a time: both tests use this process's containers and timings matter.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn agree(ids: &[&str], runs: u64) {
     if !require_docker() {
         return;
     }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     ensure_image(OpenSsh::V9_2, &mut |line| eprintln!("image: {line}")).unwrap();
     let rows: Vec<_> = probes()
         .iter()
