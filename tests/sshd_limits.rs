@@ -224,8 +224,10 @@ fn login_grace_time_closes_a_silent_connection() {
 }
 
 /// ClientAliveInterval 10 x ClientAliveCountMax 3: sshd hangs up on a client it cannot hear
-/// between interval x count and interval x (count + 1) after the client went silent, and the
-/// command running for it is killed.
+/// between 2 x interval x count and 2 x interval x (count + 1) after the client went silent
+/// (OpenSSH's probes on a quiet connection are two intervals apart: its whole-second check
+/// `now > last_client_time + interval`; calibrated against real sshd 9.2, which reaps ~6.1 s
+/// after the cut at 1 s x 3), and the command running for it is killed.
 #[test]
 fn client_alive_reaps_an_unreachable_client() {
     let partition_at = secs(20);
@@ -263,12 +265,54 @@ fn client_alive_reaps_an_unreachable_client() {
     assert_eq!(record.end, Some(ConnectionEnd::ClientAliveTimeout));
     let detected = record.ended_at.unwrap() - partition_at;
     assert!(
-        detected >= secs(30) && detected <= secs(41),
+        detected >= secs(60) && detected <= secs(81),
         "reaped {detected:?} after partition"
     );
     assert_eq!(
         outcome.ledger.sessions[0].end,
         Some(SessionEnd::KilledConnectionLost)
+    );
+}
+
+/// On the OpenSSH 10.0 profile ClientAlive probes every interval: 10 s x 3 reaps between 30 and
+/// 41 s after the cut (real 10.0 at 1 s x 3: ~3.1 s; 9.2: ~6.1 s).
+#[test]
+fn client_alive_on_openssh_10_probes_every_interval() {
+    let partition_at = secs(20);
+    let config = WorldConfig::new(8)
+        .target_with("target", {
+            let mut sshd = SshdConfig::for_profile(sshrace_core::OpenSshProfile::OpenSsh100);
+            sshd.client_alive_interval = Some(secs(10));
+            sshd
+        })
+        .fault(
+            partition_at,
+            sshrace_core::Fault::Partition {
+                a: "client".into(),
+                b: "target".into(),
+            },
+        )
+        .duration(secs(300));
+    let outcome = World::run(&config, |ctx| async move {
+        let connection = ctx
+            .transport
+            .connect("target", &ConnectOptions::default())
+            .await
+            .unwrap();
+        let session = connection
+            .exec(&CommandSpec::new(1, secs(3600)).to_command_line())
+            .await
+            .unwrap();
+        tokio::time::sleep(secs(200)).await;
+        drop(session);
+    })
+    .unwrap();
+    let record = &outcome.ledger.connections[0];
+    assert_eq!(record.end, Some(ConnectionEnd::ClientAliveTimeout));
+    let detected = record.ended_at.unwrap() - partition_at;
+    assert!(
+        detected >= secs(30) && detected <= secs(41),
+        "reaped {detected:?} after partition"
     );
 }
 

@@ -89,6 +89,16 @@ impl OpenSshProfile {
         }
     }
 
+    /// How many ClientAliveIntervals apart sshd probes a quiet client: 2 on 9.2 (its
+    /// whole-second `now > last_client_time + interval` check skips every other poll timeout),
+    /// 1 on 10.0. Measured against real sshd (docs/calibration.md, `client-alive-reap`).
+    pub fn client_alive_period_factor(self) -> u32 {
+        match self {
+            OpenSshProfile::OpenSsh92 => 2,
+            OpenSshProfile::OpenSsh100 => 1,
+        }
+    }
+
     /// The profile named `name`: `"openssh-9.2"` or `"openssh-10.0"`, or the bare version
     /// (`"9.2"`, `"10.0"`) as `--openssh` takes it.
     pub fn from_name(name: &str) -> Option<Self> {

@@ -72,11 +72,22 @@ impl TargetSpec {
         lines
     }
 
-    /// The identities that get an account (the revoked ones do not).
+    /// The identities that get an account with the run's key (the revoked ones get one
+    /// without: see [`TargetSpec::revoked_accounts`]).
     pub fn accounts(&self) -> Vec<String> {
         self.identities
             .iter()
             .filter(|i| !self.sshd.revoked_identities.contains(i))
+            .cloned()
+            .collect()
+    }
+
+    /// Login names whose key is revoked: they exist, with an empty `authorized_keys`, so a
+    /// login fails the way a revoked key's does (which OpenSSH 10.0 penalises as authfail).
+    pub fn revoked_accounts(&self) -> Vec<String> {
+        self.identities
+            .iter()
+            .filter(|i| self.sshd.revoked_identities.contains(i))
             .cloned()
             .collect()
     }
@@ -176,6 +187,7 @@ async fn start_one(
         .with_cap_add("NET_ADMIN")
         .with_env_var("SSHRACE_SSHD_CONFIG", spec.sshd_config_lines().join("\n"))
         .with_env_var("SSHRACE_USERS", spec.accounts().join(" "))
+        .with_env_var("SSHRACE_REVOKED_USERS", spec.revoked_accounts().join(" "))
         .with_env_var("SSHRACE_AUTHORIZED_KEY", key.trim())
         .with_startup_timeout(STARTUP_TIMEOUT)
         .with_host_config_modifier(|host| {
@@ -617,7 +629,14 @@ fn parse_connections(evidence: &HostEvidence, out: &mut Vec<RawConnection>, peak
                 startups,
                 authenticated: None,
                 auth_failed: false,
-                ended: Some((at, ConnectionEnd::DroppedMaxStartups)),
+                ended: Some((
+                    at,
+                    if message.contains("penalty") {
+                        ConnectionEnd::DroppedPenalty
+                    } else {
+                        ConnectionEnd::DroppedMaxStartups
+                    },
+                )),
             });
             continue;
         }
@@ -739,8 +758,8 @@ fn parse_sessions(evidence: &HostEvidence, out: &mut Vec<RawSession>) {
 ///
 /// Connections come from sshd's VERBOSE log, matched by client source port: "Connection from"
 /// (accept; unauthenticated count before it = `startups_at_accept`), "drop connection #N ...
-/// past MaxStartups" and OpenSSH 10's "drop connection ... penalty" (both
-/// `DroppedMaxStartups`), "Accepted publickey" (authenticated), "Timeout before
+/// past MaxStartups" (`DroppedMaxStartups`) and OpenSSH 10's "drop connection ... penalty"
+/// (`DroppedPenalty`), "Accepted publickey" (authenticated), "Timeout before
 /// authentication" (`LoginGraceExpired`), "Timeout, client not responding"
 /// (`ClientAliveTimeout`), "Connection closed"/"Disconnected from"/... (`ClientClosed`, or
 /// `AuthFailed` after "Invalid user"/"Failed publickey" without success); open at a crash:

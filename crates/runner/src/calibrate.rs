@@ -115,8 +115,24 @@ fn banner_timeout(outcome: Outcome) -> bool {
     outcome == Outcome::Transport(Cause::ConnectTimeout)
 }
 
+/// Shown where a MaxStartups row disagrees.
+const MAX_STARTUPS_NOTE: &str = "measured, not explained yet: real sshd drops fewer than the \
+model at the same load (2 runs: 15-37% on 9.2 and 20-36% on 10.0 against the model's 27-55%, \
+worst at 150 on 10.0); the model's per-handshake cost and arrival spread set how many \
+connections are unauthenticated when each arrives, and were tuned to one hand measurement \
+(39% at 80 on 9.2)";
+
 /// When the partition of the timing probes begins (their files put it at 5 s).
 const FAULT_AT: f64 = 5.0;
+
+/// Healthy connects one second apart dropped before the banner: seconds locked out.
+fn locked_out(run: &RunResult) -> Option<f64> {
+    let dropped = run
+        .measured()
+        .filter(|(_, outcome)| *outcome == Outcome::Transport(Cause::ClosedBeforeBanner))
+        .count();
+    Some(dropped as f64)
+}
 
 fn client_gave_up(run: &RunResult) -> Option<f64> {
     let (record, outcome) = run.measured().next()?;
@@ -154,7 +170,11 @@ pub fn probes() -> Vec<Probe> {
         measure: Measure::Fraction(measure),
         tolerance: 0.0,
         only: None,
-        note: "",
+        note: if id.starts_with("max-startups") {
+            MAX_STARTUPS_NOTE
+        } else {
+            ""
+        },
     };
     vec![
         fraction(
@@ -260,8 +280,25 @@ pub fn probes() -> Vec<Probe> {
             client: Client::Russh,
             time_scale: 1.0,
             measure: Measure::Seconds(server_reaped),
-            tolerance: 1.0,
+            // One probe period: OpenSSH probes a quiet client every 2 x interval, and where the
+            // cut falls between two probes differs from run to run.
+            tolerance: 2.0,
             only: None,
+            note: "",
+        },
+        Probe {
+            id: "penalty-lockout",
+            behaviour: "PerSourcePenalties: seconds locked out after 4 failed logins from the shared address",
+            scenario: calibration!("penalty-lockout.toml").0,
+            path: calibration!("penalty-lockout.toml").1,
+            strategy: "fresh",
+            client: Client::OpenSsh,
+            time_scale: 1.0,
+            measure: Measure::Seconds(locked_out),
+            // Connects are one second apart and the first failure's timing differs by about a
+            // second between the backends.
+            tolerance: 3.0,
+            only: Some(OpenSsh::V10_0),
             note: "",
         },
     ]

@@ -338,11 +338,7 @@ async fn run_docker_async(
         .map(|host| TargetSpec {
             name: host.name.clone(),
             sshd: scaled_sshd(&host.sshd, scale),
-            identities: identities
-                .iter()
-                .filter(|i| !host.sshd.revoked_identities.contains(i))
-                .cloned()
-                .collect(),
+            identities: identities.clone(),
             extra_sshd_config: Vec::new(),
         })
         .collect();

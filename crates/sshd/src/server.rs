@@ -75,7 +75,15 @@ impl Sshd {
             keys: vec![host_key],
             // OpenSSH has no inactivity reaping; russh's default of 600 s must not leak in.
             inactivity_timeout: None,
-            keepalive_interval: config.client_alive_interval,
+            // OpenSSH 9.2 probes a quiet client when a poll of ClientAliveInterval times out
+            // *and* `now > last_client_time + interval` on whole-second monotime()
+            // (serverloop.c), so on a quiet connection its probes are two intervals apart; 10.0
+            // probes every interval. Both hang up at the probe after CountMax unanswered ones.
+            // Calibrated at 1 s x 3: real 9.2 reaps ~6.1 s after the path dies, real 10.0
+            // ~3.1 s (docs/calibration.md, `client-alive-reap`).
+            keepalive_interval: config
+                .client_alive_interval
+                .map(|interval| interval * config.profile.client_alive_period_factor()),
             keepalive_max: config.client_alive_count_max as usize,
             nodelay: true,
             // Same round trips as OpenSSH's hybrid post-quantum key exchange, a third of the CPU:
