@@ -1,7 +1,7 @@
 //! The calibration suite (issue 9) at a small run count: for each deterministic behaviour the
 //! simulation and real OpenSSH must agree (kill vs drain, the 11th session, a crash, a paused
-//! sshd, the keepalive time within one interval), and for the statistical one (MaxStartups at
-//! 80 parallel connections) their 95% intervals must overlap. Needs Docker (skips without it,
+//! sshd, the ServerAlive and ClientAlive times within their tolerance), and for the
+//! statistical one (MaxStartups at 80 parallel connections) their 95% intervals must overlap. Needs Docker (skips without it,
 //! fails without it under CI=true). The full table: `sshrace calibrate` (docs/calibration.md).
 
 use sshrace_docker::image::{OpenSsh, ensure_image};
@@ -40,6 +40,7 @@ fn deterministic_behaviours_agree_with_real_openssh() {
             "crash-mid-session",
             "pause-banner-timeout",
             "keepalive-blackhole",
+            "client-alive-reap",
         ],
         1,
     );
