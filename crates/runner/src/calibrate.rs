@@ -374,7 +374,12 @@ pub fn calibrate_probe(
     runs: u64,
     real: bool,
 ) -> Result<CalibrationRow, RunError> {
-    let scenario = Scenario::from_str(probe.scenario, probe.path)?;
+    let mut scenario = Scenario::from_str(probe.scenario, probe.path)?;
+    // The simulated hosts behave like the version the containers run.
+    scenario.with_profile(match version {
+        OpenSsh::V9_2 => sshrace_core::OpenSshProfile::OpenSsh92,
+        OpenSsh::V10_0 => sshrace_core::OpenSshProfile::OpenSsh100,
+    });
     let registry = Registry::new();
     let spec = registry.resolve(&scenario, probe.strategy, &Default::default())?;
     let sim_runs = (0..runs)

@@ -628,6 +628,16 @@ mod tests {
     }
 
     #[test]
+    fn every_built_in_scenario_runs_on_containers_at_the_automatic_scale() {
+        for builtin in crate::builtin_scenarios() {
+            let scenario = builtin.parse().unwrap();
+            let scale = plan_docker(&scenario, None)
+                .unwrap_or_else(|refusal| panic!("{}: {refusal}", builtin.name));
+            assert!(scale > 0.0 && scale <= 1.0, "{}: {scale}", builtin.name);
+        }
+    }
+
+    #[test]
     fn faults_between_two_targets_are_refused_by_name() {
         let two = scenario(
             "description = \"d\"\nstrategies = [\"fresh\"]\n[sim]\nduration_ms = 60_000\n[[host]]\nname = \"a\"\n[[host]]\nname = \"b\"\n[[workload]]\nname = \"w\"\nhost = \"a\"\nevery_ms = 10_000\nduration_ms = 1_000\n[[timeline]]\nat_ms = 1_000\nfault = \"partition\"\na = \"a\"\nb = \"b\"\n",
