@@ -451,6 +451,7 @@ impl Testbed {
             let log = self.logs(&target.id, true).await?;
             let ledger = self.ledger_file(&target.id).await?;
             let crashes = target.crashes.lock().unwrap().clone();
+            keep_evidence(&self.run_id, &target.name, &log, &ledger);
             hosts.push(HostEvidence {
                 host: target.name.clone(),
                 sshd_log: log,
@@ -489,6 +490,28 @@ impl Drop for Testbed {
                 std::mem::forget(container);
             }
         }
+    }
+}
+
+/// Where `SSHRACE_KEEP_SSHD_LOGS` names a directory, copy a target's raw evidence there as
+/// `<run>-<host>.sshd.log` (sshd's VERBOSE log with Docker's timestamps) and
+/// `<run>-<host>.ledger`, for reading what the real sshd did (best effort: a failure to write
+/// is reported on stderr and the run goes on).
+fn keep_evidence(run_id: &str, host: &str, log: &str, ledger: &str) {
+    let Some(dir) = std::env::var_os("SSHRACE_KEEP_SSHD_LOGS") else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join(format!("{run_id}-{host}.sshd.log")), log)?;
+        std::fs::write(dir.join(format!("{run_id}-{host}.ledger")), ledger)
+    };
+    if let Err(error) = write() {
+        eprintln!(
+            "sshrace: could not keep the sshd log in {}: {error}",
+            dir.display()
+        );
     }
 }
 
