@@ -69,6 +69,17 @@ pub enum Fault {
         /// Extra latency, uniformly up to this.
         jitter: Duration,
     },
+    /// `count` clients open a TCP connection to `host`'s sshd at once, read its banner and then
+    /// send nothing, as stuck clients or a port scanner do. Each holds an unauthenticated
+    /// MaxStartups slot until sshd's LoginGraceTime closes it (or the run ends). The harness
+    /// records what each saw (banner, or closed before it) in the run's stalled-connection list.
+    /// They come from the client's address, as every client does behind docker-proxy.
+    StalledClients {
+        /// The target host.
+        host: String,
+        /// How many connections.
+        count: u32,
+    },
     /// The control plane starts reporting this workspace and agent status for `host`.
     ControlPlane {
         /// The workspace (target host) the status is about.
@@ -100,6 +111,9 @@ impl fmt::Display for Fault {
                 base.as_millis(),
                 jitter.as_millis()
             ),
+            Fault::StalledClients { host, count } => {
+                write!(f, "{count} stalled clients connect to {host}")
+            }
             Fault::ControlPlane {
                 host,
                 workspace,

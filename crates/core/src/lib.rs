@@ -34,6 +34,7 @@ mod ledger;
 mod mark;
 mod outcome;
 mod sshd_config;
+mod stall;
 mod strategy_params;
 mod trace;
 mod transport;
@@ -47,6 +48,7 @@ pub use ledger::{ConnectionEnd, ConnectionRecord, Ledger, SessionEnd, SessionRec
 pub use mark::Mark;
 pub use outcome::Outcome;
 pub use sshd_config::{MaxStartups, OpenSshProfile, PerSourcePenalties, SshdConfig};
+pub use stall::{StallFate, StallLog, StalledConnection};
 pub use strategy_params::{StrategyParams, UnknownParam, millis_or_off};
 pub use trace::{Trace, TraceEvent};
 pub use transport::{ConnectOptions, Connection, ExecResult, Session, SessionEvent, Transport};

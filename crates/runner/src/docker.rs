@@ -14,19 +14,20 @@ use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use sshrace_core::{
-    Clock, ControlPlane, Fault, Mark, SshdConfig, StrategyParams, Trace, Transport, WorkspaceStatus,
+    Clock, ControlPlane, Fault, Mark, SshdConfig, StallLog, StrategyParams, Trace, Transport,
+    WorkspaceStatus,
 };
 use sshrace_docker::dialer::{AddressBook, TcpDialer, generate_client_key};
 pub use sshrace_docker::image::OpenSsh;
 use sshrace_docker::openssh::OpenSshTransport;
 use sshrace_docker::proxy::FaultProxy;
 use sshrace_docker::target::{Firewall, TargetSpec, Testbed};
-use sshrace_russh::RusshTransport;
+use sshrace_russh::{RusshTransport, stall};
 use sshrace_scenario::{Action, Plan, Scenario};
 use sshrace_strategy::{Env, StrategySpec};
 
 use crate::drive::{Shared, drive};
-use crate::run::{Backend, RunResult, judge, operations_end};
+use crate::run::{Backend, RunResult, Stalled, judge, operations_end};
 use crate::{OpRecord, RunError};
 
 /// Which SSH client the strategies' transport runs.
@@ -189,6 +190,7 @@ fn supported(fault: &Fault, targets: &[&str]) -> Result<(), String> {
         | Fault::Pause { .. }
         | Fault::Resume { .. }
         | Fault::NatIdleTimeout { .. }
+        | Fault::StalledClients { .. }
         | Fault::ControlPlane { .. } => Ok(()),
     }
 }
@@ -441,6 +443,8 @@ async fn play(
         book: &book,
         control: &control,
         trace: &trace,
+        stalls: StallLog::default(),
+        stall_tasks: Mutex::new(Vec::new()),
     };
     let shared = Arc::new(Shared::default());
     let hosts: Vec<String> = scenario.hosts.iter().map(|h| h.name.clone()).collect();
@@ -474,6 +478,17 @@ async fn play(
         }
     }
     let _ = driver.await;
+    // Close the stalled clients' connections before sshd's log is read, so they are not taken
+    // for the strategy's leaks.
+    for task in nemesis
+        .stall_tasks
+        .lock()
+        .expect("stall tasks lock")
+        .drain(..)
+    {
+        task.abort();
+    }
+    let stalled = nemesis.stalls.snapshot();
     if let Some(openssh) = openssh {
         openssh.shutdown().await;
     }
@@ -502,6 +517,7 @@ async fn play(
         ledger,
         trace,
         keep_trace,
+        Stalled::all_closed(stalled),
     ))
 }
 
@@ -512,6 +528,8 @@ struct Nemesis<'a> {
     book: &'a AddressBook,
     control: &'a HarnessControl,
     trace: &'a Trace,
+    stalls: StallLog,
+    stall_tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Nemesis<'_> {
@@ -570,6 +588,22 @@ impl Nemesis<'_> {
                     proxy.set_upstream(addr);
                 }
                 let _ = self.book;
+                Ok(())
+            }
+            Fault::StalledClients { host, count } => {
+                // Through the fault proxy, as every client connects.
+                let mut tasks = self.stall_tasks.lock().expect("stall tasks lock");
+                let first = tasks.len() as u32;
+                for number in first..first + count {
+                    let dialer = TcpDialer {
+                        book: self.book.clone(),
+                    };
+                    let (host, log, trace) =
+                        (host.clone(), self.stalls.clone(), self.trace.clone());
+                    tasks.push(tokio::spawn(async move {
+                        stall(&dialer, &host, number, &log, &trace).await;
+                    }));
+                }
                 Ok(())
             }
             Fault::Pause { host } => self.testbed.pause(host).await.map_err(e),

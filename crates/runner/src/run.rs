@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sshrace_core::{Outcome, TimedFault, Trace};
+use sshrace_core::{Outcome, StallFate, StalledConnection, TimedFault, Trace};
 use sshrace_scenario::{Action, Scenario};
 use sshrace_sim::{World, WorldConfig};
 use sshrace_strategy::{Env, StrategySpec};
@@ -90,6 +90,42 @@ pub struct RunResult {
     pub lost_events: u64,
     /// The scenario's `failing` outcome kinds.
     pub failing: Vec<String>,
+    /// What the timeline's stalled clients saw (`stalled-clients` faults), in start order.
+    pub stalled: Vec<StalledConnection>,
+}
+
+/// The stalled clients of a run, and how many of their connections each host still held open
+/// when the run ended: those are the harness's, not leaks of the strategy.
+#[derive(Debug, Default)]
+pub(crate) struct Stalled {
+    pub(crate) connections: Vec<StalledConnection>,
+    pub(crate) open_at_end: BTreeMap<String, u64>,
+}
+
+impl Stalled {
+    /// The simulation: a stalled connection that got its banner and was not closed is still
+    /// open on its sshd when the run ends.
+    pub(crate) fn still_open(connections: Vec<StalledConnection>) -> Self {
+        let mut open_at_end = BTreeMap::new();
+        for connection in &connections {
+            if matches!(connection.fate, StallFate::Banner { .. }) && connection.closed_at.is_none()
+            {
+                *open_at_end.entry(connection.host.clone()).or_insert(0) += 1;
+            }
+        }
+        Stalled {
+            connections,
+            open_at_end,
+        }
+    }
+
+    /// Containers: the harness closed every stalled connection before reading the ledger.
+    pub(crate) fn all_closed(connections: Vec<StalledConnection>) -> Self {
+        Stalled {
+            connections,
+            open_at_end: BTreeMap::new(),
+        }
+    }
 }
 
 impl RunResult {
@@ -168,6 +204,7 @@ pub fn run_one(
         outcome.ledger,
         outcome.trace,
         keep_trace,
+        Stalled::still_open(outcome.stalled),
     ))
 }
 
@@ -183,6 +220,7 @@ pub(crate) fn judge(
     ledger: sshrace_core::Ledger,
     trace: Trace,
     keep_trace: bool,
+    stalled: Stalled,
 ) -> RunResult {
     let mut records = std::mem::take(&mut *shared.records.lock().expect("records lock"));
     let teardowns = shared.teardowns.lock().expect("teardowns lock").clone();
@@ -230,15 +268,20 @@ pub(crate) fn judge(
             .max()
             .unwrap_or(0),
         leaked_sessions: ledger.open_sessions().count() as u64,
-        leaked_connections: ledger.open_connections().count() as u64,
-        leaked_by_host: leaked_by_host(&ledger),
+        leaked_connections: (ledger.open_connections().count() as u64)
+            .saturating_sub(stalled.open_at_end.values().sum::<u64>()),
+        leaked_by_host: leaked_by_host(&ledger, &stalled.open_at_end),
         lost_events,
         failing: scenario.failing.clone(),
+        stalled: stalled.connections,
     }
 }
 
 /// Per host, `(sessions, connections)` the ledger still shows open.
-fn leaked_by_host(ledger: &sshrace_core::Ledger) -> BTreeMap<String, (u64, u64)> {
+fn leaked_by_host(
+    ledger: &sshrace_core::Ledger,
+    harness_open: &BTreeMap<String, u64>,
+) -> BTreeMap<String, (u64, u64)> {
     let mut leaked: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for session in ledger.open_sessions() {
         leaked.entry(session.host.clone()).or_default().0 += 1;
@@ -246,5 +289,11 @@ fn leaked_by_host(ledger: &sshrace_core::Ledger) -> BTreeMap<String, (u64, u64)>
     for connection in ledger.open_connections() {
         leaked.entry(connection.host.clone()).or_default().1 += 1;
     }
+    for (host, open) in harness_open {
+        if let Some(entry) = leaked.get_mut(host) {
+            entry.1 = entry.1.saturating_sub(*open);
+        }
+    }
+    leaked.retain(|_, (sessions, connections)| *sessions > 0 || *connections > 0);
     leaked
 }

@@ -14,6 +14,8 @@
 mod connection;
 mod counting;
 mod session;
+mod stall;
 mod transport;
 
+pub use stall::stall;
 pub use transport::{Dialer, RusshTransport};

@@ -264,6 +264,7 @@ pub(crate) struct RawTimeline {
     pub(crate) to: Option<Spanned<String>>,
     pub(crate) host: Option<Spanned<String>>,
     pub(crate) idle_ms: Option<Spanned<u64>>,
+    pub(crate) count: Option<Spanned<u64>>,
     pub(crate) base_ms: Option<Spanned<u64>>,
     pub(crate) jitter_ms: Option<Spanned<u64>>,
     pub(crate) workspace: Option<Spanned<String>>,

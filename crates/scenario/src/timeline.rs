@@ -62,6 +62,7 @@ impl Action {
                 Fault::NatIdleTimeout { .. } => "nat-idle-timeout",
                 Fault::Latency { .. } => "latency",
                 Fault::ControlPlane { .. } => "control-plane",
+                Fault::StalledClients { .. } => "stalled-clients",
             },
             Action::Refresh { .. } => "refresh",
             Action::MuxExit { .. } => "mux-exit",

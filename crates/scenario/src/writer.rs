@@ -173,6 +173,10 @@ impl Scenario {
                     out.kv("base_ms", ms(*base));
                     out.kv("jitter_ms", ms(*jitter));
                 }
+                Action::Fault(Fault::StalledClients { host, count }) => {
+                    out.kv("host", string(host));
+                    out.kv("count", count.to_string());
+                }
                 Action::Fault(Fault::ControlPlane {
                     host,
                     workspace,

@@ -43,6 +43,7 @@ pub fn idle_timeline(duration: Duration, tick: Duration) -> Result<SimOutcome<u3
             trace: outcome.trace,
             elapsed: outcome.elapsed,
             steps: outcome.steps,
+            stalled: outcome.stalled,
         }
     })
 }

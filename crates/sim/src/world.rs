@@ -6,9 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
 use sshrace_core::{
-    Clock, ControlPlane, Fault, FixedClock, Ledger, Mark, TimedFault, Trace, Transport,
+    Clock, ControlPlane, Fault, FixedClock, Ledger, Mark, StallLog, StalledConnection, TimedFault,
+    Trace, Transport,
 };
-use sshrace_russh::RusshTransport;
+use sshrace_russh::{RusshTransport, stall};
 use sshrace_sshd::Sshd;
 
 use crate::clock::SimClock;
@@ -44,6 +45,8 @@ pub struct SimOutcome<T> {
     pub elapsed: Duration,
     /// Simulation steps taken.
     pub steps: u64,
+    /// What the timeline's stalled clients saw, in the order they started.
+    pub stalled: Vec<StalledConnection>,
 }
 
 /// Builds and runs simulated worlds.
@@ -80,6 +83,9 @@ impl World {
         let statuses: Statuses = Arc::default();
         let nat_idle = Arc::new(Mutex::new(None));
         let blocked: Blocked = Arc::default();
+        let stalls = StallLog::default();
+        let (stall_requests, mut stall_queue) =
+            tokio::sync::mpsc::unbounded_channel::<(String, u32)>();
 
         let mut sim = turmoil::Builder::new()
             .rng_seed(config.seed)
@@ -115,7 +121,33 @@ impl World {
             seed: config.seed,
         };
         let client_result = result.clone();
+        // Stalled clients run on the client host, so sshd sees them from the client's address
+        // (as every client is seen behind docker-proxy on containers).
+        let stall_dialer = SimDialer {
+            nat_idle: nat_idle.clone(),
+            blocked: blocked.clone(),
+            trace: trace.clone(),
+        };
+        let stall_log = stalls.clone();
+        let stall_trace = trace.clone();
         sim.client(CLIENT_HOST, async move {
+            tokio::spawn(async move {
+                let mut number = 0u32;
+                while let Some((host, count)) = stall_queue.recv().await {
+                    for _ in 0..count {
+                        let (dialer, host, log, trace) = (
+                            stall_dialer.clone(),
+                            host.clone(),
+                            stall_log.clone(),
+                            stall_trace.clone(),
+                        );
+                        tokio::spawn(async move {
+                            stall(&dialer, &host, number, &log, &trace).await;
+                        });
+                        number += 1;
+                    }
+                }
+            });
             let value = client(context).await;
             *client_result.borrow_mut() = Some(value);
             Ok(())
@@ -137,6 +169,7 @@ impl World {
                     nat_idle: &nat_idle,
                     blocked: &blocked,
                     links: &mut links,
+                    stall_requests: &stall_requests,
                 };
                 apply(&mut sim, &timed.fault, &mut effects, now);
                 next_fault += 1;
@@ -177,6 +210,7 @@ impl World {
             trace,
             elapsed: sim.elapsed(),
             steps,
+            stalled: stalls.snapshot(),
         })
     }
 }
@@ -225,7 +259,8 @@ fn check_hosts(timed: &TimedFault, hosts: &[String]) -> Result<(), SimError> {
         | Fault::Restart { host }
         | Fault::Pause { host }
         | Fault::Resume { host }
-        | Fault::ControlPlane { host, .. } => vec![host],
+        | Fault::ControlPlane { host, .. }
+        | Fault::StalledClients { host, .. } => vec![host],
         Fault::NatIdleTimeout { .. } => vec![],
     };
     match named.into_iter().find(|h| !hosts.contains(h)) {
@@ -346,6 +381,7 @@ struct Effects<'a> {
     nat_idle: &'a Arc<Mutex<Option<Duration>>>,
     blocked: &'a Blocked,
     links: &'a mut Links,
+    stall_requests: &'a tokio::sync::mpsc::UnboundedSender<(String, u32)>,
 }
 
 fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, effects: &mut Effects<'_>, now: Duration) {
@@ -357,6 +393,7 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, effects: &mut Effects<'_>, n
         nat_idle,
         blocked,
         links,
+        stall_requests,
     } = effects;
     trace.record_marked("fault", fault.to_string(), vec![Mark::Global]);
     tracing::info!(at_ms = now.as_millis() as u64, %fault, "fault applied");
@@ -400,6 +437,10 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, effects: &mut Effects<'_>, n
         }
         Fault::NatIdleTimeout { idle } => *nat_idle.lock().expect("nat lock") = *idle,
         Fault::Latency { a, b, base, jitter } => links.set(sim, a, b, *base, *jitter),
+        Fault::StalledClients { host, count } => {
+            // The client host's stall task may be gone when the client has returned.
+            let _ = stall_requests.send((host.clone(), *count));
+        }
         Fault::ControlPlane {
             host,
             workspace,

@@ -23,13 +23,14 @@ enum Kind {
     NatIdleTimeout,
     Latency,
     ControlPlane,
+    StalledClients,
     Refresh,
     MuxExit,
     MuxStop,
 }
 
 /// Every `fault = "..."` name, its kind, and the keys it takes.
-const FAULTS: [(&str, Kind, &[&str]); 13] = [
+const FAULTS: [(&str, Kind, &[&str]); 14] = [
     ("partition", Kind::Partition, &["a", "b"]),
     ("partition-one-way", Kind::PartitionOneWay, &["from", "to"]),
     ("heal", Kind::Heal, &["a", "b"]),
@@ -48,6 +49,7 @@ const FAULTS: [(&str, Kind, &[&str]); 13] = [
         Kind::ControlPlane,
         &["host", "workspace", "agent"],
     ),
+    ("stalled-clients", Kind::StalledClients, &["host", "count"]),
     ("refresh", Kind::Refresh, &["host"]),
     ("mux-exit", Kind::MuxExit, &["host"]),
     ("mux-stop", Kind::MuxStop, &["host"]),
@@ -153,6 +155,7 @@ fn action(
         ("idle_ms", &raw.idle_ms),
         ("base_ms", &raw.base_ms),
         ("jitter_ms", &raw.jitter_ms),
+        ("count", &raw.count),
     ];
     let present = strings
         .iter()
@@ -288,6 +291,17 @@ fn action(
             workspace: optional("workspace", "RUNNING")?,
             agent: optional("agent", "CONNECTED")?,
         }),
+        Kind::StalledClients => {
+            let count = number("count")?;
+            if count == 0 || count > 10_000 {
+                let value = raw.count.as_ref().expect("count was read");
+                return Err(source.at(value, field("count"), "must be between 1 and 10000"));
+            }
+            Action::Fault(Fault::StalledClients {
+                host: target("host")?,
+                count: count as u32,
+            })
+        }
         Kind::Refresh => Action::Refresh {
             host: target("host")?,
         },
@@ -350,6 +364,32 @@ mod tests {
             &entry("fault = \"refresh\"\nhost = \"target\""),
             "s.toml:15:1: timeline[0].at_ms: ",
             "missing field `at_ms`",
+        );
+    }
+
+    #[test]
+    fn stalled_clients_take_a_target_and_a_count_from_1_to_10000() {
+        assert_rejected(
+            &entry("at_ms = 1\nfault = \"stalled-clients\"\nhost = \"target\"\ncount = 0"),
+            "s.toml:19:9: timeline[0].count: ",
+            "between 1 and 10000",
+        );
+        assert_rejected(
+            &entry("at_ms = 1\nfault = \"stalled-clients\"\nhost = \"target\""),
+            "s.toml:15:1: timeline[0].count: ",
+            "missing field `count`",
+        );
+        let scenario = crate::Scenario::from_str(
+            &entry("at_ms = 1\nfault = \"stalled-clients\"\nhost = \"target\"\ncount = 150"),
+            "s.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            scenario.timeline[0].action,
+            crate::Action::Fault(sshrace_core::Fault::StalledClients {
+                host: "target".to_owned(),
+                count: 150
+            })
         );
     }
 
