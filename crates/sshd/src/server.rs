@@ -1,5 +1,6 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -15,6 +16,9 @@ use crate::handler::{
 use crate::killable::KillableStream;
 use crate::penalties::{PenaltyKind, PenaltyTable};
 use sshrace_core::SshdConfig;
+
+/// Seed offset of the sessions' random stream ([`Shared::grace_rng`]).
+const GRACE_STREAM: u64 = 0x6c6f_6769_6e67_7261;
 
 /// An sshd on one host. Cheap to clone; clones share state.
 ///
@@ -42,6 +46,9 @@ pub(crate) struct Shared {
     pub(crate) ledger: Arc<Mutex<Ledger>>,
     pub(crate) trace: Trace,
     rng: Mutex<ChaCha8Rng>,
+    /// The sessions' own draws (LoginGraceTime jitter): another process's randomness in
+    /// OpenSSH, so a stream apart from the listener's MaxStartups draws.
+    grace_rng: Mutex<ChaCha8Rng>,
     pub(crate) unauthenticated: AtomicU32,
     pub(crate) handshake_workers: Semaphore,
     /// PerSourcePenalties (OpenSSH 10.0), `None` when off (9.2). The listener's memory: a new
@@ -105,6 +112,7 @@ impl Sshd {
                 ledger,
                 trace,
                 rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
+                grace_rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed ^ GRACE_STREAM)),
                 unauthenticated: AtomicU32::new(0),
                 handshake_workers: Semaphore::new(workers),
                 penalties: config
@@ -200,10 +208,24 @@ impl Sshd {
         let connection = Arc::new(Mutex::new(ConnectionState::new(id, source)));
         let handler = ConnectionHandler::new(shared.clone(), connection.clone());
 
-        let grace = shared.config.login_grace_time;
+        // LoginGraceTime 0 is no limit; 10.0 adds its random jitter to a set one.
+        let mut grace = shared.config.login_grace_time;
+        let jitter = shared.config.profile.login_grace_jitter();
+        if !grace.is_zero() && !jitter.is_zero() {
+            let micros = shared
+                .grace_rng
+                .lock()
+                .expect("rng lock")
+                .random_range(0..jitter.as_micros() as u64);
+            grace += Duration::from_micros(micros);
+        }
         let grace_connection = connection.clone();
         let grace_shared = shared.clone();
         let grace_timer = tokio::spawn(async move {
+            if grace.is_zero() {
+                // LoginGraceTime 0: no limit.
+                return;
+            }
             tokio::time::sleep(grace).await;
             let mut state = grace_connection.lock().expect("connection lock");
             if !state.authenticated {
