@@ -1,7 +1,8 @@
 //! The calibration suite (issue 9) at a small run count: for each deterministic behaviour the
 //! simulation and real OpenSSH must agree (kill vs drain, the 11th session, a crash, a paused
-//! sshd, the ServerAlive and ClientAlive times within their tolerance), and for the
-//! statistical one (MaxStartups at 80 parallel connections) their 95% intervals must overlap. Needs Docker (skips without it,
+//! sshd, the ServerAlive and ClientAlive times and LoginGraceTime within their tolerance), and
+//! for the statistical ones (MaxStartups at 80 parallel connections, authenticating or stalled)
+//! their 95% intervals must overlap. Needs Docker (skips without it,
 //! fails without it under CI=true). The full table: `sshrace calibrate` (docs/calibration.md).
 
 use sshrace_docker::image::{OpenSsh, ensure_image};
@@ -41,6 +42,7 @@ fn deterministic_behaviours_agree_with_real_openssh() {
             "pause-banner-timeout",
             "keepalive-blackhole",
             "client-alive-reap",
+            "login-grace",
         ],
         1,
     );
@@ -49,4 +51,9 @@ fn deterministic_behaviours_agree_with_real_openssh() {
 #[test]
 fn max_startups_drop_fraction_at_80_overlaps_real_openssh() {
     agree(&["max-startups-80"], 2);
+}
+
+#[test]
+fn max_startups_with_stalled_clients_at_80_overlaps_real_openssh() {
+    agree(&["stalled-80"], 2);
 }
