@@ -230,46 +230,20 @@ fn login_grace_time_closes_a_silent_connection() {
 /// after the cut at 1 s x 3), and the command running for it is killed.
 #[test]
 fn client_alive_reaps_an_unreachable_client() {
-    let partition_at = secs(20);
-    let config = WorldConfig::new(8)
-        .target_with(
-            "target",
-            SshdConfig {
-                client_alive_interval: Some(secs(10)),
-                ..SshdConfig::default()
-            },
-        )
-        .fault(
-            partition_at,
-            sshrace_core::Fault::Partition {
-                a: "client".into(),
-                b: "target".into(),
-            },
-        )
-        .duration(secs(300));
-    let outcome = World::run(&config, |ctx| async move {
-        let connection = ctx
-            .transport
-            .connect("target", &ConnectOptions::default())
-            .await
-            .unwrap();
-        let session = connection
-            .exec(&CommandSpec::new(1, secs(3600)).to_command_line())
-            .await
-            .unwrap();
-        tokio::time::sleep(secs(200)).await;
-        drop(session);
-    })
-    .unwrap();
-    let record = &outcome.ledger.connections[0];
-    assert_eq!(record.end, Some(ConnectionEnd::ClientAliveTimeout));
-    let detected = record.ended_at.unwrap() - partition_at;
+    let (ledger, detected) = reaped_after_partition(SshdConfig {
+        client_alive_interval: Some(secs(10)),
+        ..SshdConfig::default()
+    });
+    assert_eq!(
+        ledger.connections[0].end,
+        Some(ConnectionEnd::ClientAliveTimeout)
+    );
     assert!(
         detected >= secs(60) && detected <= secs(81),
         "reaped {detected:?} after partition"
     );
     assert_eq!(
-        outcome.ledger.sessions[0].end,
+        ledger.sessions[0].end,
         Some(SessionEnd::KilledConnectionLost)
     );
 }
@@ -278,13 +252,25 @@ fn client_alive_reaps_an_unreachable_client() {
 /// 41 s after the cut (real 10.0 at 1 s x 3: ~3.1 s; 9.2: ~6.1 s).
 #[test]
 fn client_alive_on_openssh_10_probes_every_interval() {
+    let mut sshd = SshdConfig::for_profile(sshrace_core::OpenSshProfile::OpenSsh100);
+    sshd.client_alive_interval = Some(secs(10));
+    let (ledger, detected) = reaped_after_partition(sshd);
+    assert_eq!(
+        ledger.connections[0].end,
+        Some(ConnectionEnd::ClientAliveTimeout)
+    );
+    assert!(
+        detected >= secs(30) && detected <= secs(41),
+        "reaped {detected:?} after partition"
+    );
+}
+
+/// A client runs an hour-long command on `sshd`; the path is cut both ways at 20 s and the
+/// client stays silent. Returns the ledger and how long after the cut the connection ended.
+fn reaped_after_partition(sshd: SshdConfig) -> (sshrace_core::Ledger, Duration) {
     let partition_at = secs(20);
     let config = WorldConfig::new(8)
-        .target_with("target", {
-            let mut sshd = SshdConfig::for_profile(sshrace_core::OpenSshProfile::OpenSsh100);
-            sshd.client_alive_interval = Some(secs(10));
-            sshd
-        })
+        .target_with("target", sshd)
         .fault(
             partition_at,
             sshrace_core::Fault::Partition {
@@ -307,13 +293,8 @@ fn client_alive_on_openssh_10_probes_every_interval() {
         drop(session);
     })
     .unwrap();
-    let record = &outcome.ledger.connections[0];
-    assert_eq!(record.end, Some(ConnectionEnd::ClientAliveTimeout));
-    let detected = record.ended_at.unwrap() - partition_at;
-    assert!(
-        detected >= secs(30) && detected <= secs(41),
-        "reaped {detected:?} after partition"
-    );
+    let detected = outcome.ledger.connections[0].ended_at.unwrap() - partition_at;
+    (outcome.ledger, detected)
 }
 
 /// russh reaps quiet connections after 600 s by default; OpenSSH does not, and neither may we.

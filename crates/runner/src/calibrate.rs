@@ -369,46 +369,34 @@ pub fn probes() -> Vec<Probe> {
     ]
 }
 
+/// The fraction of `hits` that are true, with its 95% Wilson interval.
+fn pooled_fraction(hits: impl Iterator<Item = bool>) -> Estimate {
+    let (hits, trials) = hits.fold((0u64, 0u64), |(hits, trials), hit| {
+        (hits + u64::from(hit), trials + 1)
+    });
+    let (low, high) = wilson(hits, trials);
+    Estimate {
+        value: if trials == 0 {
+            0.0
+        } else {
+            hits as f64 / trials as f64
+        },
+        low,
+        high,
+        n: trials,
+    }
+}
+
 /// Per-run measurements pooled into an estimate.
 fn estimate(measure: Measure, runs: &[RunResult]) -> Estimate {
     match measure {
-        Measure::Fraction(predicate) => {
-            let (hits, trials) = runs
-                .iter()
+        Measure::Fraction(predicate) => pooled_fraction(
+            runs.iter()
                 .flat_map(|r| r.measured())
-                .fold((0u64, 0u64), |(hits, trials), (_, outcome)| {
-                    (hits + u64::from(predicate(*outcome)), trials + 1)
-                });
-            let (low, high) = wilson(hits, trials);
-            Estimate {
-                value: if trials == 0 {
-                    0.0
-                } else {
-                    hits as f64 / trials as f64
-                },
-                low,
-                high,
-                n: trials,
-            }
-        }
+                .map(|(_, outcome)| predicate(*outcome)),
+        ),
         Measure::Stalled(predicate) => {
-            let (hits, trials) = runs
-                .iter()
-                .flat_map(|r| r.stalled.iter())
-                .fold((0u64, 0u64), |(hits, trials), connection| {
-                    (hits + u64::from(predicate(connection)), trials + 1)
-                });
-            let (low, high) = wilson(hits, trials);
-            Estimate {
-                value: if trials == 0 {
-                    0.0
-                } else {
-                    hits as f64 / trials as f64
-                },
-                low,
-                high,
-                n: trials,
-            }
+            pooled_fraction(runs.iter().flat_map(|r| r.stalled.iter()).map(predicate))
         }
         Measure::Seconds(read) => {
             let values: Vec<f64> = runs.iter().filter_map(read).collect();
