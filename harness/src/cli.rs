@@ -296,9 +296,11 @@ pub struct BackendArgs {
     #[arg(long, value_name = "9.2|10.0")]
     pub openssh: Option<String>,
     /// Containers: real seconds per scenario second, as 1/60 or 0.0167, or auto (the most
-    /// compression up to 1/600 that fits a run into ~30 s and that sshd's whole-second settings,
-    /// LoginGraceTime and ClientAliveInterval, still honour). A scale those settings cannot
-    /// honour is refused with the setting named.
+    /// compression up to 1/600 that fits a run into ~30 s, that sshd's whole-second settings,
+    /// LoginGraceTime and ClientAliveInterval, still honour, and that keeps a workload's
+    /// operations at least 0.5 s apart in real time; a scenario still over 5 minutes a run is
+    /// refused with the scale that runs it). A scale that breaks one of these is refused,
+    /// naming the setting or workload.
     #[arg(long, default_value = "auto", value_name = "auto|1/N|X")]
     pub time_scale: String,
     /// Containers: the client strategies' transport runs. openssh: the ssh binary (a

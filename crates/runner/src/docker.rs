@@ -23,7 +23,7 @@ use sshrace_docker::openssh::OpenSshTransport;
 use sshrace_docker::proxy::FaultProxy;
 use sshrace_docker::target::{Firewall, TargetSpec, Testbed};
 use sshrace_russh::{RusshTransport, stall};
-use sshrace_scenario::{Action, Plan, Scenario};
+use sshrace_scenario::{Action, Arrivals, Plan, Scenario};
 use sshrace_strategy::{Env, StrategySpec};
 
 use crate::drive::{Shared, drive};
@@ -69,6 +69,18 @@ const COMPRESSIONS: [f64; 12] = [
 /// How long a run should take on containers when the scale is chosen automatically.
 const AUTO_TARGET: Duration = Duration::from_secs(30);
 
+/// The longest run `--time-scale auto` accepts; a scenario that cannot be compressed below it
+/// is refused with the scale that runs it (give that scale to run it anyway).
+const AUTO_LONGEST: Duration = Duration::from_secs(300);
+
+/// The closest two scheduled operations of one workload may come in real time. Compression
+/// shrinks the scenario's gaps but not what a real connection costs (a handshake, an `ssh`
+/// process: 0.1 s idle, about 1 s under a flood on this machine's 2 cores), so below this,
+/// operations that are apart in the scenario overlap on containers: a 15 s status poll at 1/120
+/// polls every 0.1 s, and a mux strategy without a creation lock starts masters faster than sshd
+/// finishes them, a MaxStartups storm that production never sees.
+const MIN_REAL_GAP: Duration = Duration::from_millis(500);
+
 /// Why a scenario cannot run on containers, or not at the asked scale.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{scenario}: not on containers: {reason}")]
@@ -110,9 +122,31 @@ fn honoured(setting: Duration, scale: f64) -> Result<u64, String> {
     Ok(whole as u64)
 }
 
+/// The smallest scheduled gap between two operations of each workload that has one: the period
+/// less its jitter, or the mean gap of Poisson arrivals. Bursts and single operations have none
+/// (bursts overlap on purpose), nor does a period its jitter can close up entirely.
+fn workload_gaps(scenario: &Scenario) -> Vec<(String, Duration)> {
+    scenario
+        .workload
+        .iter()
+        .filter_map(|w| {
+            let gap = match &w.arrivals {
+                Arrivals::Periodic { every, jitter, .. } => every.saturating_sub(*jitter),
+                Arrivals::Poisson { rate_per_hour, .. } => {
+                    Duration::from_secs_f64(3600.0 / rate_per_hour)
+                }
+                Arrivals::Once { .. } | Arrivals::Burst { .. } => Duration::ZERO,
+            };
+            (!gap.is_zero()).then(|| (w.name.clone(), gap))
+        })
+        .collect()
+}
+
 /// Check that every fault of `scenario` can be applied on containers and pick (or check) the
 /// time scale. `asked` is `None` for automatic: the most compression (up to 600x) that fits the
-/// run into about 30 s and that every whole-second sshd setting honours.
+/// run into about 30 s, that every whole-second sshd setting honours and that keeps each
+/// workload's operations [`MIN_REAL_GAP`] apart; a run that would still take over
+/// [`AUTO_LONGEST`] is refused, naming the scale to ask for.
 pub fn plan_docker(scenario: &Scenario, asked: Option<f64>) -> Result<f64, Refusal> {
     let refuse = |reason: String| Refusal {
         scenario: scenario.name.clone(),
@@ -125,6 +159,7 @@ pub fn plan_docker(scenario: &Scenario, asked: Option<f64>) -> Result<f64, Refus
         }
     }
     let settings = whole_second_settings(scenario);
+    let gaps = workload_gaps(scenario);
     let check = |scale: f64| -> Result<(), String> {
         for (name, value) in &settings {
             honoured(*value, scale).map_err(|why| {
@@ -135,6 +170,20 @@ pub fn plan_docker(scenario: &Scenario, asked: Option<f64>) -> Result<f64, Refus
                     (value.as_secs_f64()).floor().max(1.0)
                 )
             })?;
+        }
+        for (name, gap) in &gaps {
+            let real = gap.as_secs_f64() * scale;
+            if real < MIN_REAL_GAP.as_secs_f64() {
+                return Err(format!(
+                    "workload {name}: operations {} s apart become {real:.3} s apart at time scale 1/{:.0}, under the {} s a real connection needs not to overlap the next one; use a time scale of at least 1/{:.0}",
+                    gap.as_secs_f64(),
+                    1.0 / scale,
+                    MIN_REAL_GAP.as_secs_f64(),
+                    (gap.as_secs_f64() / MIN_REAL_GAP.as_secs_f64())
+                        .floor()
+                        .max(1.0)
+                ));
+            }
         }
         Ok(())
     };
@@ -151,12 +200,32 @@ pub fn plan_docker(scenario: &Scenario, asked: Option<f64>) -> Result<f64, Refus
         None => {
             let length = (scenario.sim.duration.as_secs_f64()).max(1.0);
             let wanted = (length / AUTO_TARGET.as_secs_f64()).clamp(1.0, 600.0);
-            COMPRESSIONS
+            let mut tried = COMPRESSIONS
                 .iter()
                 .filter(|c| **c <= wanted.max(1.0) * 1.0001 || **c == 1.0)
-                .map(|c| 1.0 / c)
-                .find(|scale| check(*scale).is_ok())
-                .ok_or_else(|| refuse(check(1.0).unwrap_err()))
+                .map(|c| 1.0 / c);
+            let mut why_not_more = None;
+            let scale = loop {
+                let Some(scale) = tried.next() else {
+                    return Err(refuse(check(1.0).unwrap_err()));
+                };
+                match check(scale) {
+                    Ok(()) => break scale,
+                    Err(why) => why_not_more = Some(why),
+                }
+            };
+            let real = length * scale;
+            if real > AUTO_LONGEST.as_secs_f64() {
+                return Err(refuse(format!(
+                    "at time scale 1/{:.0}, the most compression it allows, a run takes {real:.0} s, over the {} s --time-scale auto accepts ({}); give --time-scale 1/{:.0} to run it anyway",
+                    1.0 / scale,
+                    AUTO_LONGEST.as_secs(),
+                    why_not_more
+                        .unwrap_or_else(|| "sshrace compresses at most 600 times".to_owned()),
+                    1.0 / scale
+                )));
+            }
+            Ok(scale)
         }
     }
 }
@@ -661,14 +730,66 @@ mod tests {
         assert!(bad.reason.contains("not in (0, 1]"), "{bad}");
     }
 
+    /// Every built-in scenario runs at the automatic scale except deploy-age-recycle: its 15 s
+    /// (less 5 s jitter) status poll keeps it at 1/20 at most, 12 minutes a run, so `auto`
+    /// refuses it and names the scale that runs it, which is then accepted as asked.
     #[test]
-    fn every_built_in_scenario_runs_on_containers_at_the_automatic_scale() {
+    fn every_built_in_scenario_runs_on_containers_or_names_the_scale_that_runs_it() {
+        let mut refused = Vec::new();
         for builtin in crate::builtin_scenarios() {
             let scenario = builtin.parse().unwrap();
-            let scale = plan_docker(&scenario, None)
-                .unwrap_or_else(|refusal| panic!("{}: {refusal}", builtin.name));
-            assert!(scale > 0.0 && scale <= 1.0, "{}: {scale}", builtin.name);
+            match plan_docker(&scenario, None) {
+                Ok(scale) => {
+                    assert!(scale > 0.0 && scale <= 1.0, "{}: {scale}", builtin.name);
+                    let real = scenario.sim.duration.as_secs_f64() * scale;
+                    assert!(real <= AUTO_LONGEST.as_secs_f64(), "{}", builtin.name);
+                }
+                Err(refusal) => {
+                    let asked = refusal
+                        .reason
+                        .rsplit_once("give --time-scale 1/")
+                        .and_then(|(_, rest)| rest.split(' ').next()?.parse::<f64>().ok())
+                        .unwrap_or_else(|| panic!("names no scale: {refusal}"));
+                    assert_eq!(plan_docker(&scenario, Some(1.0 / asked)), Ok(1.0 / asked));
+                    refused.push((builtin.name, refusal.reason));
+                }
+            }
         }
+        assert_eq!(refused.len(), 1, "{refused:#?}");
+        assert_eq!(refused[0].0, "deploy-age-recycle");
+        assert!(
+            refused[0].1.contains("at time scale 1/20")
+                && refused[0].1.contains("a run takes 720 s")
+                && refused[0]
+                    .1
+                    .contains("workload status-poll: operations 10 s apart"),
+            "{}",
+            refused[0].1
+        );
+    }
+
+    #[test]
+    fn operations_closer_than_a_real_connection_refuse_the_scale() {
+        let poll = scenario(
+            "description = \"d\"\nstrategies = [\"fresh\"]\n[sim]\nduration_ms = 600_000\n[[host]]\nname = \"target\"\n[[workload]]\nname = \"poll\"\nhost = \"target\"\nevery_ms = 10_000\njitter_ms = 2_000\nduration_ms = 100\n",
+        );
+        // 8 s apart at most compression 16: 1/10 keeps them 0.8 s apart, 1/20 0.4 s.
+        assert_eq!(plan_docker(&poll, Some(0.1)), Ok(0.1));
+        let refusal = plan_docker(&poll, Some(0.05)).unwrap_err();
+        assert!(
+            refusal
+                .reason
+                .contains("workload poll: operations 8 s apart become 0.400 s apart")
+                && refusal.reason.contains("at least 1/16"),
+            "{refusal}"
+        );
+        // 600 s wants 1/20 for ~30 s; the poll allows 1/10 (60 s), which auto accepts.
+        assert_eq!(plan_docker(&poll, None), Ok(0.1));
+        // A burst has no gap: it may be compressed as far as the rest allows.
+        let burst = scenario(
+            "description = \"d\"\nstrategies = [\"fresh\"]\n[sim]\nduration_ms = 600_000\n[[host]]\nname = \"target\"\n[[workload]]\nname = \"flood\"\nhost = \"target\"\nat_ms = 1_000\nburst = 50\nduration_ms = 100\n",
+        );
+        assert_eq!(plan_docker(&burst, None), Ok(1.0 / 20.0));
     }
 
     #[test]
