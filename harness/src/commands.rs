@@ -162,6 +162,8 @@ pub fn matrix_cells(
                 .collect::<anyhow::Result<Vec<_>>>()?
         }
     };
+    let total = scenarios.len();
+    let mut refused = 0;
     let mut cells = Vec::new();
     for mut scenario in scenarios {
         Registry::new().check(&scenario)?;
@@ -172,11 +174,27 @@ pub fn matrix_cells(
                 Ok(scale) => Some(scale),
                 Err(refusal) => {
                     eprintln!("sshrace: refused: {refusal}");
+                    refused += 1;
                     continue;
                 }
             },
         };
         cells.extend(plan::cells(scenario, &[], seeds, None, time_scale)?);
+    }
+    if containers.is_some() {
+        // Checked before Docker is touched: a matrix with nothing to run says so and runs nothing.
+        anyhow::ensure!(
+            refused == 0 || refused < total,
+            "none of the {total} scenarios can run on containers (each refusal is listed above); use --backend sim"
+        );
+        eprintln!(
+            "sshrace: containers run {} of {total} scenarios; {}",
+            total - refused,
+            match refused {
+                0 => "none refused".to_owned(),
+                n => format!("{n} refused (listed above)"),
+            }
+        );
     }
     Ok(cells)
 }

@@ -330,3 +330,49 @@ fn fuzz_exits_0_without_a_violation_and_2_on_usage_errors() {
     let out = sshrace(&["fuzz", "fuzz-base"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn docker_matrix_lists_refused_scenarios_and_runs_nothing_when_all_are_refused() {
+    // A fault between two targets cannot be applied to containers (the nemesis only faults the
+    // client's path to a target): refused up front, naming the scenario and the fault, before
+    // Docker is asked anything, so this holds on a machine without Docker too.
+    let dir = temp_dir("refused");
+    std::fs::write(
+        dir.join("between-targets.toml"),
+        "description = \"a partition between two targets\"\nstrategies = [\"pool\"]\n[sim]\nduration_ms = 60_000\n[[host]]\nname = \"a\"\n[[host]]\nname = \"b\"\n[[workload]]\nname = \"w\"\nhost = \"a\"\nat_ms = 1_000\nduration_ms = 1_000\n[[timeline]]\nat_ms = 10_000\nfault = \"partition\"\na = \"a\"\nb = \"b\"\n",
+    )
+    .unwrap();
+    let out = sshrace(&[
+        "matrix",
+        "--scenarios",
+        dir.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--backend",
+        "docker",
+    ]);
+    let sim = sshrace(&[
+        "matrix",
+        "--scenarios",
+        dir.to_str().unwrap(),
+        "--seeds",
+        "1",
+        "--format",
+        "csv",
+    ]);
+    std::fs::remove_dir_all(&dir).unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("refused: ") && stderr.contains("`partition` between a and b"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("none of the 1 scenarios can run on containers"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    // The same directory runs in the simulation, which can fault any path.
+    assert_eq!(sim.status.code(), Some(0), "{}", text(&sim.stderr));
+    assert!(text(&sim.stdout).contains("between-targets"));
+}
