@@ -20,6 +20,12 @@ pub struct ConnectOptions {
     /// Name of the key to authenticate with (`IdentityFile`); sshd accepts every key except ones
     /// its configuration lists as revoked.
     pub identity: String,
+    /// `ControlPersist` of a ControlMaster: once no session has been open for this long, the
+    /// connection exits by itself; a session opened in time cancels that. A session requested
+    /// while it exits fails with `mux_client_hello_exchange: write packet: Broken pipe`
+    /// ([`crate::Cause::ConnectionClosed`]). The transport does it (the `ssh` client itself, over
+    /// OpenSSH), not the strategy. `None`: the connection stays until closed or lost.
+    pub control_persist: Option<Duration>,
 }
 
 impl Default for ConnectOptions {
@@ -29,6 +35,7 @@ impl Default for ConnectOptions {
             server_alive_interval: None,
             server_alive_count_max: 3,
             identity: "default".to_owned(),
+            control_persist: None,
         }
     }
 }

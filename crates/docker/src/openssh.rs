@@ -305,6 +305,13 @@ struct Master {
     /// Dropping (or sending on) this kills the master process.
     kill: Mutex<Option<oneshot::Sender<()>>>,
     shutdown: watch::Receiver<bool>,
+    /// `ControlPersist`: OpenSSH then backgrounds the master after authentication (the `ssh`
+    /// we started exits 0, the master's stderr goes to /dev/null) and the master exits by
+    /// itself once idle that long. Its log goes to `log` (`ssh -E`) instead.
+    persist: Option<Duration>,
+    log: PathBuf,
+    /// The backgrounded master's pid (from `ssh -O check`): unknown yet, none, or the pid.
+    daemon: watch::Sender<Option<Option<i32>>>,
 }
 
 async fn start_master(
@@ -327,7 +334,18 @@ async fn start_master(
         .args(&args)
         .args(["-N", "-M", "-S"])
         .arg(&socket)
-        .args(["-o", "ControlPersist=no", "-o", "ExitOnForwardFailure=yes"])
+        .arg("-o")
+        .arg(match options.control_persist {
+            Some(persist) => format!("ControlPersist={}", ceil_secs(persist)),
+            None => "ControlPersist=no".to_owned(),
+        })
+        .args(["-o", "ExitOnForwardFailure=yes"]);
+    let log = shared.workdir.join(format!("c{id}.log"));
+    if options.control_persist.is_some() {
+        let _ = std::fs::remove_file(&log);
+        command.arg("-E").arg(&log);
+    }
+    command
         .arg(addr.ip().to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -356,6 +374,9 @@ async fn start_master(
         ready: AtomicBool::new(false),
         kill: Mutex::new(Some(kill_tx)),
         shutdown: shared.shutdown.subscribe(),
+        persist: options.control_persist,
+        log,
+        daemon: watch::Sender::new(None),
     });
     tokio::spawn(watch_master(
         master.clone(),
@@ -369,6 +390,14 @@ async fn start_master(
     let mut end = master.end.subscribe();
     loop {
         if socket.exists() {
+            if master.persist.is_some() {
+                // "Master running (pid=N)": the backgrounded master, to kill at the end.
+                let (_, text) = master.control("check").await;
+                let pid = text
+                    .split_once("pid=")
+                    .and_then(|(_, rest)| rest.split(')').next()?.trim().parse().ok());
+                master.daemon.send_replace(Some(pid));
+            }
             master.ready.store(true, Ordering::SeqCst);
             return Ok(master);
         }
@@ -393,9 +422,10 @@ async fn watch_master(
 ) {
     let reader = tokio::spawn(collect(stderr_pipe, stderr.clone()));
     let mut shutdown = master.shutdown.clone();
-    let status: Option<ExitStatus> = tokio::select! {
+    let mut kill = kill;
+    let mut status: Option<ExitStatus> = tokio::select! {
         status = child.wait() => status.ok(),
-        _ = kill => {
+        _ = &mut kill => {
             let _ = child.kill().await;
             None
         }
@@ -404,16 +434,57 @@ async fn watch_master(
             None
         }
     };
+    let mut persisted_idle = false;
+    if master.persist.is_some() && status.is_some_and(|s| s.success()) {
+        // ControlPersist: the `ssh` we started left after authentication and the master lives
+        // on in the background (its pid comes from `ssh -O check`) until it exits.
+        let mut daemon = master.daemon.subscribe();
+        let killed = tokio::select! {
+            _ = async {
+                let pid = daemon.wait_for(|d| d.is_some()).await.ok().and_then(|d| (*d).flatten());
+                if let Some(pid) = pid {
+                    process_gone(pid).await;
+                }
+            } => false,
+            _ = &mut kill => true,
+            _ = async { let _ = shutdown.wait_for(|s| *s).await; } => true,
+        };
+        let pid = (*master.daemon.borrow()).flatten();
+        if killed && let Some(pid) = pid {
+            // SAFETY: kill(2) on the pid `ssh -O check` reported for this run's own master.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+            process_gone(pid).await;
+        }
+        status = None;
+        persisted_idle = !killed && master.open.load(Ordering::SeqCst) == 0;
+    }
     // The stderr pipe closes with the process (unless a grandchild holds it: bounded wait).
     let _ = tokio::time::timeout(Duration::from_millis(500), reader).await;
-    let text = stderr.lock().expect("stderr lock").clone();
+    let mut text = stderr.lock().expect("stderr lock").clone();
+    if master.persist.is_some() {
+        text.push_str(&std::fs::read_to_string(&master.log).unwrap_or_default());
+    }
     let was_ready = master.ready.load(Ordering::SeqCst);
     let host = &master.host;
+    let persist_note = master
+        .persist
+        .map(|p| format!("ControlPersist {}s idle", ceil_secs(p)));
     let error =
         if master.closed_locally.load(Ordering::SeqCst) || master.draining.load(Ordering::SeqCst) {
             TransportError::new(
                 Cause::ClosedLocally,
                 format!("Shared connection to {host} closed."),
+            )
+        } else if persisted_idle && classify(&text, host).is_none() {
+            // An idle master that exits quietly: ControlPersist ran out.
+            TransportError::new(
+                Cause::ClosedLocally,
+                format!(
+                    "Control master to {host} exited: {}",
+                    persist_note.clone().unwrap_or_default()
+                ),
             )
         } else {
             match classify(&text, host) {
@@ -439,6 +510,12 @@ async fn watch_master(
             None // traced by close()
         } else if master.draining.load(Ordering::SeqCst) {
             Some(format!("c{}: closed (drained)", master.id))
+        } else if error.cause == Cause::ClosedLocally {
+            Some(format!(
+                "c{}: closed ({})",
+                master.id,
+                persist_note.unwrap_or_default()
+            ))
         } else {
             Some(format!("c{}: lost: {}", master.id, error.message))
         };
@@ -451,6 +528,27 @@ async fn watch_master(
         }
     }
     master.end.send_replace(Some(MasterEnd { error }));
+}
+
+/// Wait until process `pid` (not our child: a backgrounded master) has exited: gone, or a
+/// zombie its new parent has not reaped yet.
+async fn process_gone(pid: i32) {
+    let stat = format!("/proc/{pid}/stat");
+    loop {
+        match std::fs::read_to_string(&stat) {
+            Err(_) => return,
+            // "pid (comm) S ...": the state follows the last ')'.
+            Ok(text)
+                if text
+                    .rsplit(')')
+                    .next()
+                    .is_some_and(|rest| rest.trim_start().starts_with(['Z', 'X'])) =>
+            {
+                return;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
 }
 
 /// Append everything read from `pipe` to `into`.

@@ -359,3 +359,88 @@ async fn russh_and_openssh_through_the_proxy_and_a_blackhole_keepalive_timeout()
     openssh.shutdown().await;
     proxy.shutdown().await;
 }
+
+/// `ssh` processes still running for `workdir` (masters, backgrounded ones included).
+fn ssh_processes(workdir: &Path) -> usize {
+    let needle = workdir.display().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|entry| {
+            std::fs::read(entry.path().join("cmdline"))
+                .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(needle.as_str()))
+        })
+        .count()
+}
+
+/// ControlPersist is OpenSSH's own: the master backgrounds itself, stays while a session runs,
+/// exits by itself once idle (on its whole-second clock: between N-1 and N s), and the
+/// transport sees it go; shutdown kills a backgrounded master that is still up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_persist_is_the_masters_own() {
+    let Some(s) = setup("control_persist", "") else {
+        return;
+    };
+    let persisted = |secs| ConnectOptions {
+        control_persist: Some(Duration::from_secs(secs)),
+        ..options()
+    };
+    let connection = s.transport.connect("target", &persisted(2)).await.unwrap();
+    // Longer than ControlPersist: the master stays for its session.
+    let result = connection
+        .exec("sleep 3; echo done")
+        .await
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!((result.exit_status, result.stdout_bytes), (0, 5));
+    let idle = Instant::now();
+    connection
+        .check()
+        .await
+        .expect("still up right after its session");
+    while !connection.is_closed() {
+        assert!(
+            idle.elapsed() < Duration::from_secs(5),
+            "the master did not exit by itself"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let after = idle.elapsed();
+    println!("ControlPersist 2 s ended {after:?} after the last session");
+    assert!(
+        after >= Duration::from_millis(900) && after < Duration::from_millis(3000),
+        "ControlPersist 2 s ended {after:?} after the last session"
+    );
+    let refused = connection.exec("true").await.err().expect("exited");
+    assert_eq!(refused.cause, Cause::ConnectionClosed);
+    assert!(
+        s.trace
+            .render()
+            .contains("c0: closed (ControlPersist 2s idle)"),
+        "{}",
+        s.trace.render()
+    );
+    // A master that is still persisting at the end is killed by shutdown, not left behind.
+    let second = s
+        .transport
+        .connect("target", &persisted(3600))
+        .await
+        .unwrap();
+    second.check().await.unwrap();
+    assert!(
+        ssh_processes(&s.workdir) >= 1,
+        "the backgrounded master runs"
+    );
+    s.transport.shutdown().await;
+    assert!(second.is_closed());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while ssh_processes(&s.workdir) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "a backgrounded master outlived shutdown"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

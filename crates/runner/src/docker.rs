@@ -122,6 +122,22 @@ fn honoured(setting: Duration, scale: f64) -> Result<u64, String> {
     Ok(whole as u64)
 }
 
+/// The shortest ControlPersist a scaled strategy may have: OpenSSH schedules the master's exit
+/// at `monotime() + N` with `monotime()` in whole seconds, so it comes 0 to 1 s early.
+const PERSIST_FLOOR: Duration = Duration::from_secs(4);
+
+/// The ControlPersist each strategy variant of `scenario` sets (`persist_ms`).
+fn control_persists(scenario: &Scenario) -> Vec<(String, Duration)> {
+    scenario
+        .variants
+        .iter()
+        .filter_map(|(name, variant)| {
+            let ms = variant.params.persist_ms?;
+            Some((format!("strategy {name}"), Duration::from_millis(ms)))
+        })
+        .collect()
+}
+
 /// The smallest scheduled gap between two operations of each workload that has one: the period
 /// less its jitter, or the mean gap of Poisson arrivals. Bursts and single operations have none
 /// (bursts overlap on purpose), nor does a period its jitter can close up entirely.
@@ -159,6 +175,7 @@ pub fn plan_docker(scenario: &Scenario, asked: Option<f64>) -> Result<f64, Refus
         }
     }
     let settings = whole_second_settings(scenario);
+    let persists = control_persists(scenario);
     let gaps = workload_gaps(scenario);
     let check = |scale: f64| -> Result<(), String> {
         for (name, value) in &settings {
@@ -170,6 +187,20 @@ pub fn plan_docker(scenario: &Scenario, asked: Option<f64>) -> Result<f64, Refus
                     (value.as_secs_f64()).floor().max(1.0)
                 )
             })?;
+        }
+        for (name, persist) in &persists {
+            let real = persist.as_secs_f64() * scale;
+            if real < PERSIST_FLOOR.as_secs_f64() {
+                return Err(format!(
+                    "{name} ControlPersist {} s at time scale 1/{:.0} is {real:.2} s; OpenSSH counts it on a whole-second clock and ends it up to 1 s early, more than 25% under {} s; use a time scale of at least 1/{:.0}",
+                    persist.as_secs_f64(),
+                    1.0 / scale,
+                    PERSIST_FLOOR.as_secs(),
+                    (persist.as_secs_f64() / PERSIST_FLOOR.as_secs_f64())
+                        .floor()
+                        .max(1.0)
+                ));
+            }
         }
         for (name, gap) in &gaps {
             let real = gap.as_secs_f64() * scale;
@@ -766,6 +797,24 @@ mod tests {
             "{}",
             refused[0].1
         );
+    }
+
+    #[test]
+    fn a_control_persist_under_4_real_seconds_refuses_the_scale() {
+        let persist = scenario(
+            "description = \"d\"\nstrategies = [\"persist-60\"]\n[sim]\nduration_ms = 1_800_000\n[[host]]\nname = \"target\"\n[strategy.persist-60]\nbase = \"mux-exit\"\npersist_ms = 60_000\n[[workload]]\nname = \"w\"\nhost = \"target\"\nat_ms = 1_000\nduration_ms = 100\n",
+        );
+        let refusal = plan_docker(&persist, Some(1.0 / 60.0)).unwrap_err();
+        assert!(
+            refusal
+                .reason
+                .contains("strategy persist-60 ControlPersist 60 s at time scale 1/60 is 1.00 s")
+                && refusal.reason.contains("at least 1/15"),
+            "{refusal}"
+        );
+        assert_eq!(plan_docker(&persist, Some(1.0 / 15.0)), Ok(1.0 / 15.0));
+        // auto: 1800 s wants 1/60; 1/20 leaves 3 s, 1/10 leaves 6 s.
+        assert_eq!(plan_docker(&persist, None), Ok(0.1));
     }
 
     #[test]

@@ -1,5 +1,6 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use russh::client;
@@ -70,7 +71,20 @@ pub(crate) struct Inner {
     pub(crate) draining: AtomicBool,
     pub(crate) open: AtomicUsize,
     pub(crate) trace: Trace,
+    /// `ControlPersist`, if set.
+    persist: Option<Duration>,
+    /// Sessions requested so far: a persist timer that sees it change was cancelled.
+    uses: AtomicU64,
+    /// ControlPersist ran out and the master is exiting.
+    exiting: AtomicBool,
+    /// When it was established: the origin of its whole-second ControlPersist clock.
+    started: tokio::time::Instant,
 }
+
+/// How long an OpenSSH master takes to exit once ControlPersist runs out (close its channels,
+/// send the disconnect, unlink its socket): a client arriving meanwhile gets a broken pipe.
+/// Real time on every backend: compressing a scenario does not make OpenSSH exit faster.
+const MASTER_EXIT: Duration = Duration::from_millis(100);
 
 impl Inner {
     pub(crate) async fn close(&self, why: &str) {
@@ -87,13 +101,48 @@ impl Inner {
             .await;
     }
 
-    /// A session on this connection ended; a draining connection closes with its last one.
+    /// A session on this connection ended; a draining connection closes with its last one, an
+    /// idle master with ControlPersist starts counting down.
     pub(crate) fn session_finished(self: &Arc<Self>) {
         let left = self.open.fetch_sub(1, Ordering::SeqCst) - 1;
         if left == 0 && self.draining.load(Ordering::SeqCst) {
             let inner = self.clone();
             tokio::spawn(async move { inner.close("drained").await });
+        } else if left == 0 {
+            self.arm_persist();
         }
+    }
+
+    /// ControlPersist, as the OpenSSH master keeps it: `persist` after it became idle, unless a
+    /// session was requested meanwhile, the master exits, refusing clients while it does.
+    /// OpenSSH schedules the exit at `monotime() + ControlPersist` with `monotime()` in whole
+    /// seconds, so it comes up to a second early: here the master's seconds count from when
+    /// it was established.
+    fn arm_persist(self: &Arc<Self>) {
+        let Some(persist) = self.persist else {
+            return;
+        };
+        let uses = self.uses.load(Ordering::SeqCst);
+        let idle = tokio::time::Instant::now().duration_since(self.started);
+        let exit_at = self.started + Duration::from_secs(idle.as_secs()) + persist;
+        let inner = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(exit_at).await;
+            if inner.uses.load(Ordering::SeqCst) != uses
+                || inner.open.load(Ordering::SeqCst) > 0
+                || inner.status.get().is_some()
+            {
+                return;
+            }
+            let why = format!("ControlPersist {}s idle", persist.as_secs());
+            inner.trace.record(
+                &inner.client_host,
+                format!("c{}: {why}: master exits", inner.id),
+            );
+            inner.exiting.store(true, Ordering::SeqCst);
+            tokio::time::sleep(MASTER_EXIT).await;
+            inner.close(&why).await;
+        });
     }
 }
 
@@ -110,19 +159,24 @@ impl RusshConnection {
         handle: client::Handle<ClientHandler>,
         status: Status,
         trace: Trace,
+        persist: Option<Duration>,
     ) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                id,
-                host: host.to_owned(),
-                client_host: client_host.to_owned(),
-                handle,
-                status,
-                draining: AtomicBool::new(false),
-                open: AtomicUsize::new(0),
-                trace,
-            }),
-        }
+        let inner = Arc::new(Inner {
+            id,
+            host: host.to_owned(),
+            client_host: client_host.to_owned(),
+            handle,
+            status,
+            draining: AtomicBool::new(false),
+            open: AtomicUsize::new(0),
+            trace,
+            persist,
+            uses: AtomicU64::new(0),
+            exiting: AtomicBool::new(false),
+            started: tokio::time::Instant::now(),
+        });
+        inner.arm_persist();
+        Self { inner }
     }
 
     fn closed_error(&self) -> TransportError {
@@ -159,6 +213,13 @@ impl Connection for RusshConnection {
                 format!("connection c{} to {} is draining", inner.id, inner.host),
             ));
         }
+        inner.uses.fetch_add(1, Ordering::SeqCst);
+        if inner.exiting.load(Ordering::SeqCst) {
+            return Err(TransportError::new(
+                Cause::ConnectionClosed,
+                "mux_client_hello_exchange: write packet: Broken pipe",
+            ));
+        }
         let channel = inner
             .handle
             .channel_open_session()
@@ -173,7 +234,17 @@ impl Connection for RusshConnection {
                     ),
                 ),
                 _ => inner.status.error(&inner.host),
-            })?;
+            });
+        let channel = match channel {
+            Ok(channel) => channel,
+            Err(error) => {
+                // A refused session leaves the master as idle as it was.
+                if inner.open.load(Ordering::SeqCst) == 0 {
+                    inner.arm_persist();
+                }
+                return Err(error);
+            }
+        };
         inner.open.fetch_add(1, Ordering::SeqCst);
         let session = RusshSession::new(channel, inner.clone());
         session.start(command).await?;

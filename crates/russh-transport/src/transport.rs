@@ -139,6 +139,7 @@ impl<D: Dialer> RusshTransport<D> {
             handle,
             status,
             self.trace.clone(),
+            options.control_persist,
         ))
     }
 }

@@ -1,5 +1,4 @@
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,9 +42,6 @@ pub struct Mux {
     env: Env,
     mode: MuxMode,
     max_age: Duration,
-    persist: Duration,
-    /// How long the master takes to exit once ControlPersist ran out (time-scaled).
-    master_exit: Duration,
     attempts: u32,
     retry_base: Duration,
     retry_cap: Duration,
@@ -59,18 +55,10 @@ pub struct Mux {
 struct Master {
     connection: Arc<dyn Connection>,
     started: Instant,
-    uses: Arc<AtomicU64>,
-    /// The master is exiting (ControlPersist ran out): its socket still answers `-O check`,
-    /// but a new session request meets a closing master.
-    exiting: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// The track master decisions are drawn on in a timeline viewer.
 const MASTERS_TRACK: &str = "masters";
-
-/// How long an OpenSSH master takes to exit once ControlPersist runs out (close channels, send
-/// the disconnect, unlink the socket): a client arriving meanwhile gets a broken pipe.
-const MASTER_EXIT: Duration = Duration::from_millis(100);
 
 impl Mux {
     /// Build for one run.
@@ -80,14 +68,14 @@ impl Mux {
             server_alive_interval: params
                 .duration_or_off(params.keepalive_interval_ms, Some(20_000)),
             server_alive_count_max: params.keepalive_count.unwrap_or(3),
+            // ControlPersist is the master's own (the `ssh` client's, over OpenSSH).
+            control_persist: Some(params.duration(params.persist_ms, 3_600_000)),
             ..ConnectOptions::default()
         };
         Self {
             env,
             mode,
             max_age: params.duration(params.max_age_ms, 1_800_000),
-            persist: params.duration(params.persist_ms, 3_600_000),
-            master_exit: params.scale(MASTER_EXIT),
             attempts: params.attempts.unwrap_or(3).max(1),
             retry_base: params.duration(params.retry_base_ms, 2_000),
             retry_cap: params.duration(params.retry_cap_ms, 30_000),
@@ -186,8 +174,6 @@ impl Mux {
         let master = Master {
             connection,
             started: Instant::now(),
-            uses: Arc::default(),
-            exiting: Arc::default(),
         };
         self.masters
             .lock()
@@ -196,41 +182,10 @@ impl Mux {
         Ok(master)
     }
 
-    /// ControlPersist: once idle, the master exits after `persist` unless used again.
-    fn arm_persist(&self, host: &str, master: &Master) {
-        if master.connection.open_sessions() > 0 {
-            return;
-        }
-        let uses = master.uses.load(Ordering::SeqCst);
-        let master = master.clone();
-        let persist = self.persist;
-        let master_exit = self.master_exit;
-        let env = self.env.clone();
-        let host = host.to_owned();
-        tokio::spawn(async move {
-            tokio::time::sleep(persist).await;
-            if master.uses.load(Ordering::SeqCst) == uses
-                && master.connection.open_sessions() == 0
-                && !master.connection.is_closed()
-            {
-                env.record_marked(
-                    format!(
-                        "mux: master c{} to {host} exits: ControlPersist {}s idle",
-                        master.connection.id(),
-                        persist.as_secs()
-                    ),
-                    vec![Mark::instant(MASTERS_TRACK)],
-                );
-                master.exiting.store(true, Ordering::SeqCst);
-                tokio::time::sleep(master_exit).await;
-                master.connection.close().await;
-            }
-        });
-    }
-
     async fn direct(&self, request: &Request) -> Result<ExecResult, TransportError> {
         let mut options = self.options.clone();
         options.identity = request.identity.clone();
+        options.control_persist = None; // a plain `ssh host cmd`, no master
         run_on_new_connection(self.env.transport.as_ref(), &options, request).await
     }
 
@@ -239,14 +194,7 @@ impl Mux {
             return self.direct(request).await;
         }
         let master = self.ensure_master(request).await?;
-        if master.exiting.load(Ordering::SeqCst) {
-            return Err(TransportError::new(
-                Cause::ConnectionClosed,
-                "mux_client_hello_exchange: write packet: Broken pipe",
-            ));
-        }
-        master.uses.fetch_add(1, Ordering::SeqCst);
-        let result = match master.connection.exec(&request.command).await {
+        match master.connection.exec(&request.command).await {
             Ok(session) => session.wait().await,
             Err(error) if error.cause == Cause::ChannelRefused => {
                 self.env.record(format!(
@@ -256,9 +204,7 @@ impl Mux {
                 self.direct(request).await
             }
             Err(error) => Err(error),
-        };
-        self.arm_persist(&request.host, &master);
-        result
+        }
     }
 }
 
