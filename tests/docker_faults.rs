@@ -120,6 +120,35 @@ fn a_crashed_host_kills_its_sessions_and_serves_again_after_restart() {
     }
 }
 
+/// `restart` of a running host bounces it, as an sshd restart under load does (the simulation's
+/// turmoil bounce; on containers `docker kill`, wait for it to stop, start): its sessions die and
+/// it serves again. Found by the first full docker matrix: `docker start` on the running
+/// container did nothing, so sshd-restart-under-load never restarted anything on containers.
+#[test]
+fn a_restart_of_a_running_host_bounces_it() {
+    let s = scenario(
+        "bounce",
+        "[sim]\nduration_ms = 40_000\ntick_ms = 10\n\
+         [[workload]]\nname = \"killed\"\nhost = \"target\"\nat_ms = 1_000\nduration_ms = 20_000\ntimeout_ms = 30_000\n\
+         [[workload]]\nname = \"after\"\nhost = \"target\"\nat_ms = 30_000\nduration_ms = 500\ntimeout_ms = 9_000\n\
+         [[timeline]]\nat_ms = 8_000\nfault = \"restart\"\nhost = \"target\"\n",
+    );
+    for run in both(&s, "fresh", Client::OpenSsh, 0.2) {
+        assert_eq!(
+            by_item(&run, "killed"),
+            vec![Outcome::Transport(Cause::ConnectionLost)],
+            "{}",
+            label(&run)
+        );
+        assert_eq!(
+            by_item(&run, "after"),
+            vec![Outcome::Success],
+            "{}",
+            label(&run)
+        );
+    }
+}
+
 #[test]
 fn a_partition_is_found_by_keepalives_and_not_without_them() {
     // iptables DROP both ways inside the container: the session stalls, half-open. With

@@ -345,20 +345,48 @@ impl Testbed {
         let at = SystemTime::now();
         self.docker(&["kill", &target.id]).await?;
         target.crashes.lock().unwrap().push(at);
+        // `docker kill` returns once the signal is sent; a `docker start` before the container
+        // has stopped would do nothing. `docker wait` returns when it has.
+        tokio::time::timeout(STARTUP_TIMEOUT, self.docker(&["wait", &target.id]))
+            .await
+            .map_err(|_| {
+                DockerError::Other(format!(
+                    "target {host} still running {STARTUP_TIMEOUT:?} after docker kill"
+                ))
+            })??;
         Ok(())
     }
 
-    /// Start a killed target again (same container), wait for "Server listening" again, refresh
-    /// its published port. Firewall rules are gone afterwards (new network namespace).
+    /// Whether `host`'s container is running (not killed, not exited; a paused one is).
+    async fn running(&self, id: &str) -> Result<bool, DockerError> {
+        let out = self
+            .docker(&["inspect", "--format", "{{.State.Running}}", id])
+            .await?;
+        Ok(out.trim() == "true")
+    }
+
+    /// Start a killed target again (same container; a running one is killed first), wait for
+    /// "Server listening" again, refresh its published port. Firewall rules are gone
+    /// afterwards (new network namespace).
     pub async fn restart(&self, host: &str) -> Result<(), DockerError> {
         let target = self.target(host)?;
+        if self.running(&target.id).await? {
+            // Restarting a running host crashes it first, as the simulation bounces it (an
+            // sshd restart that takes its sessions down): `docker start` alone would do nothing.
+            self.kill(host).await?;
+        }
         let before = self.ready_count(&target.id).await?;
         self.docker(&["start", &target.id]).await?;
         let deadline = tokio::time::Instant::now() + STARTUP_TIMEOUT;
         while self.ready_count(&target.id).await? <= before {
             if tokio::time::Instant::now() > deadline {
+                let state = self
+                    .docker(&["inspect", "--format", "{{.State.Status}}", &target.id])
+                    .await
+                    .unwrap_or_default();
                 return Err(DockerError::Other(format!(
-                    "target {host} not ready {STARTUP_TIMEOUT:?} after restart"
+                    "target {host} not ready {STARTUP_TIMEOUT:?} after restart (container {})",
+                    state.trim()
                 )));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
