@@ -205,7 +205,7 @@ pub fn execute_cells(
     threads: usize,
     show_progress: bool,
     containers: Option<&Containers>,
-) -> anyhow::Result<Vec<Vec<RunResult>>> {
+) -> anyhow::Result<Executed> {
     let jobs: Vec<Job> = cells
         .iter()
         .flat_map(|cell| {
@@ -243,17 +243,50 @@ pub fn execute_cells(
     bar.finish_and_clear();
     let mut results = results.into_iter();
     let mut grouped = Vec::new();
+    let mut broken = 0;
     for cell in cells {
         let mut runs = Vec::new();
-        for _ in &cell.seeds {
-            let result = results.next().expect("one result per job");
-            runs.push(result.with_context(|| {
-                format!("{} with {}", cell.scenario.path, cell.strategy.name())
-            })?);
+        for seed in &cell.seeds {
+            let result = results
+                .next()
+                .expect("one result per job")
+                .with_context(|| format!("{} with {}", cell.scenario.path, cell.strategy.name()));
+            match (result, containers) {
+                (Ok(run), _) => runs.push(run),
+                (Err(error), None) => return Err(error),
+                // A container run that could not be carried out (the testbed, not the
+                // strategy): said with its replay line; the other runs still report.
+                (Err(error), Some(c)) => {
+                    broken += 1;
+                    eprintln!(
+                        "sshrace: run not carried out: {error:#}\n  replay: sshrace replay {} --strategy {} --seed {seed} --backend docker --openssh {} --client {}{}",
+                        cell.scenario.path,
+                        cell.strategy.name(),
+                        crate::docker::version_of(&cell.scenario).version(),
+                        c.client.name(),
+                        cell.time_scale
+                            .map(|scale| format!(" --time-scale 1/{:.0}", 1.0 / scale))
+                            .unwrap_or_default()
+                    );
+                }
+            }
         }
         grouped.push(runs);
     }
-    Ok(grouped)
+    if broken > 0 {
+        eprintln!(
+            "sshrace: {broken} container run(s) not carried out (above); their cells count fewer runs"
+        );
+    }
+    Ok(Executed { grouped, broken })
+}
+
+/// The runs of every cell, and how many container runs could not be carried out.
+pub struct Executed {
+    /// Per cell, its runs in seed order (without the ones not carried out).
+    pub grouped: Vec<Vec<RunResult>>,
+    /// Container runs that failed to run (testbed errors); always 0 in the simulation.
+    pub broken: usize,
 }
 
 /// `--jobs`, or the number of cores.
@@ -315,7 +348,7 @@ fn report_cells(
         }
     }
     let start = std::time::Instant::now();
-    let grouped = execute_cells(
+    let Executed { grouped, broken } = execute_cells(
         cells,
         threads,
         common.format == FormatArg::Table,
@@ -323,7 +356,7 @@ fn report_cells(
     )?;
     let mut failed = false;
     if common.check_determinism {
-        let again = execute_cells(cells, threads, common.format == FormatArg::Table, None)?;
+        let again = execute_cells(cells, threads, common.format == FormatArg::Table, None)?.grouped;
         for (first, second) in grouped.iter().flatten().zip(again.iter().flatten()) {
             if first.trace_hash != second.trace_hash {
                 failed = true;
@@ -347,15 +380,21 @@ fn report_cells(
             eprintln!("determinism: every seed gave the same trace twice");
         }
     }
-    let rows: Vec<Row> = cells
+    // A cell none of whose container runs could be carried out has no row (said above).
+    let reported: Vec<(&Cell, Row)> = cells
         .iter()
         .zip(&grouped)
-        .map(|(cell, runs)| Row::aggregate(&runs.iter().collect::<Vec<_>>(), cell.max_failure_rate))
+        .filter(|(_, runs)| !runs.is_empty())
+        .map(|(cell, runs)| {
+            let row = Row::aggregate(&runs.iter().collect::<Vec<_>>(), cell.max_failure_rate);
+            (cell, row)
+        })
         .collect();
+    let rows: Vec<Row> = reported.iter().map(|(_, row)| row.clone()).collect();
     let mut out = std::io::stdout().lock();
     out.write_all(report::render(&rows, Format::from(common.format)).as_bytes())?;
     out.flush()?;
-    for (cell, row) in cells.iter().zip(&rows) {
+    for (cell, row) in reported.iter().map(|(cell, row)| (*cell, row)) {
         if let Some(seed) = row.failing_seeds.first() {
             let backend = match (containers, cell.time_scale) {
                 (Some(c), Some(scale)) => format!(
@@ -383,7 +422,9 @@ fn report_cells(
         "sshrace: {runs} runs in {:.1} s",
         start.elapsed().as_secs_f64()
     );
-    Ok(if failed {
+    Ok(if broken > 0 {
+        ExitCode::from(2)
+    } else if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
