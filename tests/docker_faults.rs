@@ -247,3 +247,53 @@ fn latency_on_the_path_slows_every_round_trip() {
         );
     }
 }
+
+// Two container runs at once, as `--jobs 2` makes them, each with its own seed (its own key and
+// its own targets). They once shared the ssh client's workdir: the second run's key replaced
+// the first's, and both used `c0.sock`, so one run's sessions failed to authenticate or reached
+// the other run's target (auth failures and silent failures in a parallel matrix). Each run's
+// every command must succeed, by its own containers' ledger.
+#[test]
+fn two_container_runs_at_once_keep_to_their_own_key_and_targets() {
+    let s = scenario(
+        "parallel",
+        "[sim]\nduration_ms = 14_000\ntick_ms = 10\n\
+         [[workload]]\nname = \"calls\"\nhost = \"target\"\nevery_ms = 1_000\nstart_ms = 1_000\nuntil_ms = 10_000\n\
+         duration_ms = 300\ntimeout_ms = 4_000\n",
+    );
+    if !require_docker() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    ensure_image(OpenSsh::V9_2, &mut |line| eprintln!("image: {line}")).unwrap();
+    let scale = plan_docker(&s, Some(1.0)).expect("runs on containers");
+    let spec = Registry::new()
+        .resolve(&s, "fresh", &scaled_params(scale))
+        .unwrap();
+    let options = DockerRun {
+        openssh: OpenSsh::V9_2,
+        time_scale: scale,
+        client: Client::OpenSsh,
+    };
+    let runs: Vec<RunResult> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..2u64)
+            .map(|seed| {
+                let (s, spec, options) = (&s, &spec, &options);
+                scope.spawn(move || run_docker(s, spec, seed, options, false).unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let left = sshrace_docker::clean::leftovers_of_this_process().unwrap();
+    assert!(left.is_empty(), "containers left behind: {left:?}");
+    for run in &runs {
+        let calls = by_item(run, "calls");
+        assert!(calls.len() >= 9, "seed {}: {}", run.seed, label(run));
+        assert!(
+            calls.iter().all(|o| *o == Outcome::Success),
+            "seed {}: {}",
+            run.seed,
+            label(run)
+        );
+    }
+}

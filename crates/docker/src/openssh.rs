@@ -90,6 +90,11 @@ impl OpenSshTransport {
     /// removed on drop; at most 60 bytes long so socket paths fit, see
     /// [`OpenSshTransport::temp_workdir`]); `key_openssh`: the client private key in OpenSSH PEM
     /// format.
+    ///
+    /// The workdir is this transport's alone: one that already holds a key file is refused
+    /// (`AlreadyExists`). Two transports sharing one would use each other's key and each other's
+    /// control sockets (`c0.sock` in both), so one run's sessions would reach the other run's
+    /// targets.
     pub fn new(
         book: AddressBook,
         key_openssh: &str,
@@ -107,7 +112,19 @@ impl OpenSshTransport {
         }
         std::fs::create_dir_all(&workdir)?;
         let key_file = workdir.join("id");
-        write_private(&key_file, key_openssh)?;
+        write_private(&key_file, key_openssh).map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                io::Error::new(
+                    e.kind(),
+                    format!(
+                        "workdir {} is already another transport's (it holds a key file); give each transport its own, e.g. OpenSshTransport::temp_workdir()",
+                        workdir.display()
+                    ),
+                )
+            } else {
+                e
+            }
+        })?;
         Ok(Self {
             shared: Arc::new(Shared {
                 book,
@@ -122,21 +139,11 @@ impl OpenSshTransport {
     }
 
     /// A fresh, short, private directory under /tmp for [`OpenSshTransport::new`]
-    /// (`/tmp/sshrace-<pid>-<n>`).
+    /// (`/tmp/sshrace-<pid>-<n>`), made by this call: a path that exists already (left by an
+    /// earlier process with the same pid) is skipped, so no two calls share a directory.
     pub fn temp_workdir() -> io::Result<PathBuf> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = PathBuf::from(format!(
-            "/tmp/sshrace-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
-        }
-        Ok(dir)
+        fresh_dir_under(Path::new("/tmp"), &NEXT)
     }
 
     /// Kill every master and session process still running (run end), and wait for the
@@ -152,10 +159,33 @@ impl OpenSshTransport {
     }
 }
 
+/// A directory `<parent>/sshrace-<pid>-<n>` made by this call (mode 0700), `n` drawn from
+/// `next`; paths that exist already are skipped.
+fn fresh_dir_under(parent: &Path, next: &AtomicU64) -> io::Result<PathBuf> {
+    loop {
+        let dir = parent.join(format!(
+            "sshrace-{}-{}",
+            std::process::id(),
+            next.fetch_add(1, Ordering::SeqCst)
+        ));
+        let mut builder = std::fs::DirBuilder::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(0o700);
+        }
+        match builder.create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn write_private(path: &Path, text: &str) -> io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
@@ -1043,6 +1073,60 @@ impl Drop for OpenSshSession {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn transport_on(workdir: PathBuf) -> io::Result<OpenSshTransport> {
+        let (_, key, _) = crate::dialer::generate_client_key(1);
+        let clock: Arc<dyn sshrace_core::Clock> = Arc::new(sshrace_core::FixedClock::default());
+        OpenSshTransport::new(AddressBook::default(), &key, workdir, Trace::new(clock))
+    }
+
+    // Two runs in one process once shared a workdir (its name came from the pid and the length
+    // of the run id): each run's ssh used the other's key and control sockets, so parallel
+    // container runs failed to authenticate and sessions reached the other run's target.
+    #[test]
+    fn a_workdir_belongs_to_one_transport() {
+        let parent = tempfile::tempdir().unwrap();
+        let workdir = parent.path().join("w");
+        let first = transport_on(workdir.clone()).expect("first transport");
+        let second = transport_on(workdir.clone()).expect_err("a second transport on it");
+        assert_eq!(second.kind(), io::ErrorKind::AlreadyExists);
+        assert!(
+            second.to_string().contains("already another transport's"),
+            "{second}"
+        );
+        let key = std::fs::read_to_string(workdir.join("id")).unwrap();
+        assert_eq!(key, crate::dialer::generate_client_key(1).1);
+        drop(first);
+        assert!(!workdir.exists(), "removed with its transport");
+    }
+
+    #[test]
+    fn fresh_dirs_are_new_private_and_skip_what_exists() {
+        let parent = tempfile::tempdir().unwrap();
+        let next = AtomicU64::new(0);
+        let taken = parent
+            .path()
+            .join(format!("sshrace-{}-0", std::process::id()));
+        std::fs::create_dir(&taken).unwrap();
+        let a = fresh_dir_under(parent.path(), &next).unwrap();
+        let b = fresh_dir_under(parent.path(), &next).unwrap();
+        assert_ne!(a, taken);
+        assert_ne!(a, b);
+        assert!(a.is_dir() && b.is_dir());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700);
+        }
+        let (c, d) = (
+            OpenSshTransport::temp_workdir().unwrap(),
+            OpenSshTransport::temp_workdir().unwrap(),
+        );
+        assert_ne!(c, d);
+        std::fs::remove_dir(c).unwrap();
+        std::fs::remove_dir(d).unwrap();
+    }
 
     #[test]
     fn stderr_filter_keeps_diagnostics_out_of_the_counts() {

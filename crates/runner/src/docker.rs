@@ -506,11 +506,6 @@ async fn play(
         scale,
     });
     let trace = Trace::new(clock);
-    let workdir = std::env::temp_dir().join(format!(
-        "sshrace-{}-{}",
-        std::process::id(),
-        testbed.run_id().len()
-    ));
     let (transport, openssh): (Arc<dyn Transport>, Option<Arc<OpenSshTransport>>) =
         match options.client {
             Client::Russh => (
@@ -523,6 +518,10 @@ async fn play(
                 None,
             ),
             Client::OpenSsh => {
+                // Each run its own workdir: parallel runs in one process must not share the
+                // key file or the control socket names.
+                let workdir = OpenSshTransport::temp_workdir()
+                    .map_err(|e| io("openssh client workdir", e))?;
                 let transport = Arc::new(
                     OpenSshTransport::new(book.clone(), key_openssh, workdir, trace.clone())
                         .map_err(|e| io("openssh client", e))?,
