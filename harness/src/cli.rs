@@ -274,8 +274,9 @@ pub struct Common {
     /// Run every seed twice and fail (exit 1) on any difference in the trace.
     #[arg(long)]
     pub check_determinism: bool,
-    /// Simulations to run at once (default: the number of cores; on containers, 2). Results
-    /// never depend on it in the simulation.
+    /// Runs at once (default: the number of cores; on containers, 1). Results never depend
+    /// on it in the simulation; container runs share the cores with their sshds, so more at
+    /// once can slow real handshakes (measure before you compare).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
     #[command(flatten)]
