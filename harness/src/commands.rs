@@ -251,22 +251,18 @@ pub fn execute_cells(
                 .next()
                 .expect("one result per job")
                 .with_context(|| format!("{} with {}", cell.scenario.path, cell.strategy.name()));
-            match (result, containers) {
-                (Ok(run), _) => runs.push(run),
-                (Err(error), None) => return Err(error),
+            match result {
+                Ok(run) => runs.push(run),
+                Err(error) if containers.is_none() => return Err(error),
                 // A container run that could not be carried out (the testbed, not the
                 // strategy): said with its replay line; the other runs still report.
-                (Err(error), Some(c)) => {
+                Err(error) => {
                     broken += 1;
                     eprintln!(
-                        "sshrace: run not carried out: {error:#}\n  replay: sshrace replay {} --strategy {} --seed {seed} --backend docker --openssh {} --client {}{}",
+                        "sshrace: run not carried out: {error:#}\n  replay: sshrace replay {} --strategy {} --seed {seed}{}",
                         cell.scenario.path,
                         cell.strategy.name(),
-                        crate::docker::version_of(&cell.scenario).version(),
-                        c.client.name(),
-                        cell.time_scale
-                            .map(|scale| format!(" --time-scale 1/{:.0}", 1.0 / scale))
-                            .unwrap_or_default()
+                        replay_backend(cell, containers)
                     );
                 }
             }
@@ -279,6 +275,22 @@ pub fn execute_cells(
         );
     }
     Ok(Executed { grouped, broken })
+}
+
+/// The backend flags of the command that replays a run of `cell` (none in the simulation):
+/// ` --backend docker --openssh V --client C --time-scale 1/N`.
+fn replay_backend(cell: &Cell, containers: Option<&Containers>) -> String {
+    let Some(c) = containers else {
+        return String::new();
+    };
+    format!(
+        " --backend docker --openssh {} --client {}{}",
+        crate::docker::version_of(&cell.scenario).version(),
+        c.client.name(),
+        cell.time_scale
+            .map(|scale| format!(" --time-scale 1/{:.0}", 1.0 / scale))
+            .unwrap_or_default()
+    )
 }
 
 /// The runs of every cell, and how many container runs could not be carried out.
@@ -398,19 +410,11 @@ fn report_cells(
     out.flush()?;
     for (cell, row) in reported.iter().map(|(cell, row)| (*cell, row)) {
         if let Some(seed) = row.failing_seeds.first() {
-            let backend = match (containers, cell.time_scale) {
-                (Some(c), Some(scale)) => format!(
-                    " --backend docker --openssh {} --client {} --time-scale 1/{:.0}",
-                    crate::docker::version_of(&cell.scenario).version(),
-                    c.client.name(),
-                    1.0 / scale
-                ),
-                _ => String::new(),
-            };
             eprintln!(
-                "replay: sshrace replay {} --strategy {} --seed {seed}{backend}{}",
+                "replay: sshrace replay {} --strategy {} --seed {seed}{}{}",
                 cell.scenario.path,
                 row.strategy,
+                replay_backend(cell, containers),
                 if row.breaks_expectation() {
                     "   (breaks its expectation)"
                 } else {
