@@ -13,6 +13,7 @@ use sshrace_docker::preflight::require_docker;
 use sshrace_runner::docker::{Client, DockerRun, plan_docker, run_docker, scaled_params};
 use sshrace_runner::{Registry, RunResult, run_one};
 use sshrace_scenario::Scenario;
+use sshrace_strategy::StrategySpec;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -31,21 +32,36 @@ fn both(scenario: &Scenario, strategy: &str, client: Client, scale: f64) -> Vec<
     let mut results = vec![run_one(scenario, &sim_spec, 0, false).unwrap()];
     if require_docker() {
         let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-        ensure_image(OpenSsh::V9_2, &mut |line| eprintln!("image: {line}")).unwrap();
-        let scale = plan_docker(scenario, Some(scale)).expect("runs on containers");
-        let spec = Registry::new()
-            .resolve(scenario, strategy, &scaled_params(scale))
-            .unwrap();
-        let options = DockerRun {
-            openssh: OpenSsh::V9_2,
-            time_scale: scale,
-            client,
-        };
+        let (spec, options) = on_containers(scenario, strategy, client, scale);
         results.push(run_docker(scenario, &spec, 0, &options, false).unwrap());
-        let left = sshrace_docker::clean::leftovers_of_this_process().unwrap();
-        assert!(left.is_empty(), "containers left behind: {left:?}");
+        assert_no_leftovers();
     }
     results
+}
+
+/// The image, the strategy at `scale` and the run settings for `scenario` on OpenSSH 9.2.
+fn on_containers(
+    scenario: &Scenario,
+    strategy: &str,
+    client: Client,
+    scale: f64,
+) -> (StrategySpec, DockerRun) {
+    ensure_image(OpenSsh::V9_2, &mut |line| eprintln!("image: {line}")).unwrap();
+    let scale = plan_docker(scenario, Some(scale)).expect("runs on containers");
+    let spec = Registry::new()
+        .resolve(scenario, strategy, &scaled_params(scale))
+        .unwrap();
+    let options = DockerRun {
+        openssh: OpenSsh::V9_2,
+        time_scale: scale,
+        client,
+    };
+    (spec, options)
+}
+
+fn assert_no_leftovers() {
+    let left = sshrace_docker::clean::leftovers_of_this_process().unwrap();
+    assert!(left.is_empty(), "containers left behind: {left:?}");
 }
 
 /// Outcome of each operation by workload item name.
@@ -265,16 +281,7 @@ fn two_container_runs_at_once_keep_to_their_own_key_and_targets() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    ensure_image(OpenSsh::V9_2, &mut |line| eprintln!("image: {line}")).unwrap();
-    let scale = plan_docker(&s, Some(1.0)).expect("runs on containers");
-    let spec = Registry::new()
-        .resolve(&s, "fresh", &scaled_params(scale))
-        .unwrap();
-    let options = DockerRun {
-        openssh: OpenSsh::V9_2,
-        time_scale: scale,
-        client: Client::OpenSsh,
-    };
+    let (spec, options) = on_containers(&s, "fresh", Client::OpenSsh, 1.0);
     let runs: Vec<RunResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..2u64)
             .map(|seed| {
@@ -284,8 +291,7 @@ fn two_container_runs_at_once_keep_to_their_own_key_and_targets() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let left = sshrace_docker::clean::leftovers_of_this_process().unwrap();
-    assert!(left.is_empty(), "containers left behind: {left:?}");
+    assert_no_leftovers();
     for run in &runs {
         let calls = by_item(run, "calls");
         assert!(calls.len() >= 9, "seed {}: {}", run.seed, label(run));
