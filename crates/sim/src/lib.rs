@@ -32,6 +32,19 @@
 //! ```
 #![warn(missing_docs)]
 
+// The byte-identical trace guarantee needs tokio's `select!` branch order seeded by turmoil,
+// which tokio only does under `--cfg tokio_unstable`. Without it a seed silently stops
+// reproducing its run, so the build stops here instead (the convention of madsim's
+// `--cfg madsim`). `doc` is exempt so that `cargo doc` works with default flags.
+#[cfg(all(not(tokio_unstable), not(doc)))]
+compile_error!(
+    "sshrace-sim must be built with `--cfg tokio_unstable`, or its runs are not deterministic \
+     (tokio seeds `select!` branch order from the simulation seed only under that flag). \
+     Add to `.cargo/config.toml` next to your Cargo.toml:\n\n    [build]\n    \
+     rustflags = [\"--cfg\", \"tokio_unstable\"]\n\nor build with \
+     RUSTFLAGS=\"--cfg tokio_unstable\" (this replaces any rustflags from config files)."
+);
+
 mod clock;
 mod config;
 mod control;
