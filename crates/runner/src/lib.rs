@@ -19,21 +19,30 @@
 //!   seed with a confidence interval and significance tests.
 //! - [`check_invariants`]: what must hold for every run ([`Violation`]s against the ledger);
 //!   [`fuzz`]: generated fault timelines, shrunk to a minimal failing scenario file.
+//!
+//! Cargo features (all off by default; a simulated check needs none): `docker` (the container
+//! backend, [`docker`] and [`calibrate`]), `fuzz`, `plot` ([`sweep_svg`]) and `stats`
+//! ([`compare`], [`paired_t`], [`sign_test`]).
 #![warn(missing_docs)]
 
 mod builtin;
+#[cfg(feature = "docker")]
 pub mod calibrate;
 mod chrome;
 mod classify;
+#[cfg(feature = "stats")]
 mod compare;
+#[cfg(feature = "docker")]
 pub mod docker;
 mod drive;
 mod error;
 mod execute;
+#[cfg(feature = "fuzz")]
 pub mod fuzz;
 mod invariants;
 mod measure;
 mod parameter;
+#[cfg(feature = "plot")]
 mod plot;
 mod record;
 mod registry;
@@ -45,17 +54,22 @@ mod sweep;
 
 pub use builtin::{BuiltinScenario, builtin_scenarios};
 pub use chrome::{ChromeEvent, ChromeTrace};
+#[cfg(feature = "stats")]
 pub use compare::{Comparison, SeedPair, compare};
 pub use error::RunError;
 pub use execute::{Job, execute, execute_by, execute_with};
+#[cfg(feature = "fuzz")]
 pub use fuzz::{FuzzConfig, FuzzEvent, FuzzFailure, FuzzReport, apply_events, fuzz};
 pub use invariants::{Invariant, Violation, check_invariants};
 pub use measure::measure_only;
 pub use parameter::{HostKey, Parameter, WorkloadKey, parse_values};
+#[cfg(feature = "plot")]
 pub use plot::sweep_svg;
 pub use record::{OpRecord, OpResult};
 pub use registry::Registry;
 pub use row::{Row, SeedTrace};
 pub use run::{Backend, RunResult, run_one};
-pub use stats::{PairedT, paired_t, percentile, sign_test, wilson};
+#[cfg(feature = "stats")]
+pub use stats::{PairedT, paired_t, sign_test};
+pub use stats::{percentile, wilson};
 pub use sweep::{Sweep, SweepPlan, SweepPoint};

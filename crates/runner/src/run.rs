@@ -14,10 +14,12 @@ use crate::{OpRecord, OpResult, RunError};
 /// Where a run happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Backend {
     /// The turmoil simulation with the sshd model (the default; needs nothing installed).
     Sim,
-    /// Real OpenSSH servers of this version in containers.
+    /// Real OpenSSH servers of this version in containers (the `docker` feature).
+    #[cfg(feature = "docker")]
     Docker(crate::docker::OpenSsh),
 }
 
@@ -26,7 +28,9 @@ impl Backend {
     pub fn name(self) -> &'static str {
         match self {
             Backend::Sim => "sim",
+            #[cfg(feature = "docker")]
             Backend::Docker(crate::docker::OpenSsh::V9_2) => "docker-openssh-9.2",
+            #[cfg(feature = "docker")]
             Backend::Docker(crate::docker::OpenSsh::V10_0) => "docker-openssh-10.0",
         }
     }
@@ -120,6 +124,7 @@ impl Stalled {
     }
 
     /// Containers: the harness closed every stalled connection before reading the ledger.
+    #[cfg(feature = "docker")]
     pub(crate) fn all_closed(connections: Vec<StalledConnection>) -> Self {
         Stalled {
             connections,

@@ -1,3 +1,4 @@
+#[cfg(feature = "stats")]
 use statrs::distribution::{Binomial, ContinuousCDF, DiscreteCDF, StudentsT};
 
 /// Wilson score interval at 95% for `successes` out of `trials`; `(0, 1)` for no trials.
@@ -26,6 +27,7 @@ pub fn percentile(values: &[f64], q: f64) -> Option<f64> {
 }
 
 /// A paired t-test of per-pair differences against a mean of zero, two-sided.
+#[cfg(feature = "stats")]
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct PairedT {
     /// Pairs.
@@ -46,6 +48,7 @@ pub struct PairedT {
 
 /// Paired t-test of `differences` (at least two). When they are all equal there is no spread:
 /// the interval is that value and the test is undefined (`t` and `p_value` are `None`).
+#[cfg(feature = "stats")]
 pub fn paired_t(differences: &[f64]) -> Option<PairedT> {
     let n = differences.len();
     if n < 2 {
@@ -81,6 +84,7 @@ pub fn paired_t(differences: &[f64]) -> Option<PairedT> {
 
 /// Exact two-sided sign test: `above` pairs moved one way, `below` the other (ties left out).
 /// The p-value of a split at least this lopsided if either way were equally likely; 1 for none.
+#[cfg(feature = "stats")]
 pub fn sign_test(above: u64, below: u64) -> f64 {
     let n = above + below;
     if n == 0 {
@@ -111,6 +115,7 @@ mod tests {
         assert_eq!(percentile(&[], 0.5), None);
     }
 
+    #[cfg(feature = "stats")]
     #[test]
     fn paired_t_matches_a_worked_example() {
         // Differences 1..=5: mean 3, sd sqrt(2.5), se 0.7071, t 4.243 on 4 df, p 0.0132.
@@ -122,6 +127,7 @@ mod tests {
         assert_eq!(test.degrees_of_freedom, 4);
     }
 
+    #[cfg(feature = "stats")]
     #[test]
     fn paired_t_without_spread_is_undefined() {
         let flat = paired_t(&[0.2, 0.2]).unwrap();
@@ -130,6 +136,7 @@ mod tests {
         assert!(paired_t(&[0.5]).is_none());
     }
 
+    #[cfg(feature = "stats")]
     #[test]
     fn sign_test_is_exact() {
         // 8 of 8 one way: 2 * 0.5^8.

@@ -199,6 +199,9 @@ pub use sshrace_core::{
     Cause, ConnectOptions, Connection, ControlPlane, ExecResult, FailureClass, Outcome, Session,
     SessionEvent, Trace, Transport, TransportError, WorkspaceStatus,
 };
+/// The container backend (real OpenSSH servers in Docker), with the `docker` feature.
+#[cfg(feature = "docker")]
+pub use sshrace_runner::docker;
 pub use sshrace_runner::{Backend, OpRecord, OpResult, Row, RunError, RunResult, SeedTrace};
 pub use sshrace_scenario::{Scenario, ScenarioError};
 pub use sshrace_strategy::{
