@@ -90,6 +90,15 @@ impl<D: Dialer> RusshTransport<D> {
             keepalive_max: options.server_alive_count_max as usize,
             inactivity_timeout: None,
             nodelay: true,
+            // russh rekeys after 3600 s measured on the wall clock (std's Instant) and arms a
+            // timer for the rest of that hour in tokio time: in a simulation that timer fires at
+            // a simulated instant that depends on how fast the host ran, so the trace would.
+            // Never rekey on time (the byte limits stay); runs are far shorter than an hour of
+            // real time, and a real sshd still rekeys on its own schedule.
+            limits: russh::Limits {
+                rekey_time_limit: std::time::Duration::MAX,
+                ..russh::Limits::default()
+            },
             ..Default::default()
         };
         let established = Arc::new(AtomicBool::new(false));

@@ -102,6 +102,12 @@ impl Sshd {
                 cipher: std::borrow::Cow::Borrowed(&[russh::cipher::AES_256_GCM]),
                 ..russh::Preferred::DEFAULT
             },
+            // russh's time-based rekey measures the wall clock; never rekey on time, so the
+            // speed of the machine cannot move a rekey (and the trace). The byte limits stay.
+            limits: russh::Limits {
+                rekey_time_limit: std::time::Duration::MAX,
+                ..russh::Limits::default()
+            },
             ..Default::default()
         };
         let workers = config.handshake_workers.max(1) as usize;
