@@ -271,9 +271,15 @@ pub struct Common {
     /// Output format of the results on stdout.
     #[arg(long, value_enum, default_value_t = FormatArg::Table)]
     pub format: FormatArg,
-    /// Run every seed twice and fail (exit 1) on any difference in the trace.
+    /// Run every seed again and fail (exit 1) on any difference in the trace. The second pass
+    /// runs the jobs in reverse order with another job alongside (at least 2 threads), so what
+    /// a run must not depend on (order, thread, neighbours) changes between the passes.
     #[arg(long)]
     pub check_determinism: bool,
+    /// With --check-determinism: N more passes (1..=100, default 1), each in another order and
+    /// thread count (reverse, rotated, reverse rotated...), every one compared with the first.
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<u32>,
     /// Runs at once (default: the number of cores; on containers, 1). Results never depend
     /// on it in the simulation; container runs share the cores with their sshds, so more at
     /// once can slow real handshakes (measure before you compare).

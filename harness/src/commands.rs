@@ -311,6 +311,7 @@ fn report_cells(
     common: &Common,
     containers: Option<&Containers>,
 ) -> anyhow::Result<ExitCode> {
+    let passes = crate::determinism::validate(common.check_determinism, common.repeat)?;
     let threads = match containers {
         None => threads(common.jobs),
         // Container runs share the machine's cores with the sshds they start, and many races
@@ -370,29 +371,13 @@ fn report_cells(
     )?;
     let mut failed = false;
     if common.check_determinism {
-        let again = execute_cells(cells, threads, common.format == FormatArg::Table, None)?.grouped;
-        for (first, second) in grouped.iter().flatten().zip(again.iter().flatten()) {
-            if first.trace_hash != second.trace_hash {
-                failed = true;
-                eprintln!(
-                    "determinism: {} with {} seed {} gave traces {} and {}\n  replay: sshrace replay {} --strategy {} --seed {}",
-                    first.scenario,
-                    first.strategy,
-                    first.seed,
-                    first.trace_hash,
-                    second.trace_hash,
-                    cells
-                        .iter()
-                        .find(|c| c.scenario.name == first.scenario)
-                        .map_or("?", |c| c.scenario.path.as_str()),
-                    first.strategy,
-                    first.seed
-                );
-            }
-        }
-        if !failed {
-            eprintln!("determinism: every seed gave the same trace twice");
-        }
+        failed |= !crate::determinism::check(
+            cells,
+            &grouped,
+            threads,
+            passes,
+            common.format == FormatArg::Table,
+        )?;
     }
     // A cell none of whose container runs could be carried out has no row (said above).
     let reported: Vec<(&Cell, Row)> = cells

@@ -9,6 +9,7 @@ mod bench;
 mod cli;
 mod commands;
 mod compare;
+mod determinism;
 mod docker;
 mod plan;
 mod progress;

@@ -139,6 +139,47 @@ fn check_determinism_passes_on_identical_reruns() {
 }
 
 #[test]
+fn check_determinism_repeat_runs_more_passes_in_other_orders() {
+    let out = sshrace(&[
+        "run",
+        "max-sessions-one-master",
+        "--strategy",
+        "cached",
+        "--seeds",
+        "3",
+        "--jobs",
+        "1",
+        "--check-determinism",
+        "--repeat",
+        "2",
+    ]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("every seed gave the same trace 3 times (first pass on 1 threads; then reverse order on 2 threads, rotated order on 2 threads)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn repeat_without_check_determinism_or_out_of_range_is_a_one_line_error_with_exit_2() {
+    for args in [
+        &["--repeat", "3"][..],
+        &["--check-determinism", "--repeat", "0"],
+        &["--check-determinism", "--repeat", "101"],
+    ] {
+        let mut all = vec!["run", "max-sessions-one-master", "--seeds", "1"];
+        all.extend_from_slice(args);
+        let out = sshrace(&all);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+        assert!(stderr.contains("--repeat"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
 fn replay_prints_the_same_timeline_every_time() {
     let args = [
         "replay",
