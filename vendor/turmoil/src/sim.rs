@@ -178,6 +178,8 @@ impl<'a> Sim<'a> {
     /// `sync_all()` survives the crash.
     pub fn crash(&mut self, addrs: impl ToIpAddrs) {
         let hosts = self.world.borrow_mut().lookup_many(addrs);
+        // sshrace patch: the FINs and RSTs the teardown sends go out sorted (World::held).
+        self.world.borrow_mut().hold_sends();
         for h in hosts {
             let rt = self.rts.get_mut(&h).expect("missing host");
 
@@ -200,15 +202,19 @@ impl<'a> Sim<'a> {
         }
 
         self.world.borrow_mut().current = None;
+        self.world.borrow_mut().release_held();
     }
 
     /// Bounces the resolved hosts. The software is restarted.
     pub fn bounce(&mut self, addrs: impl ToIpAddrs) {
+        // sshrace patch: the FINs and RSTs the teardown sends go out sorted (World::held).
+        self.world.borrow_mut().hold_sends();
         self.run_with_hosts(addrs, |addr, rt| {
             rt.bounce();
 
             tracing::trace!(target: TRACING_TARGET, addr = ?addr, "Bounce");
         });
+        self.world.borrow_mut().release_held();
     }
 
     /// Run `f` with the resolved hosts at `addrs` set on the world.

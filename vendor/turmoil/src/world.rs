@@ -40,6 +40,13 @@ pub(crate) struct World {
     /// Run duration for each host on every step.
     // TODO: Remove this once we've cleaned up the loopback implementation hacks
     pub(crate) tick_duration: Duration,
+
+    /// sshrace patch: messages sent while a host's software is being torn down (crash, bounce),
+    /// held so they go out sorted by (src, dst) once it is. Dropping a runtime drops its tasks
+    /// in an order that depends on tokio's process-wide task ids, so the FINs and RSTs of the
+    /// host's sockets (and the RNG draws for their latency) would otherwise come out in a
+    /// different order from one run of the same seed to the next.
+    pub(crate) held: Option<Vec<(SocketAddr, SocketAddr, Protocol)>>,
 }
 
 scoped_thread_local!(static CURRENT: RefCell<World>);
@@ -60,6 +67,7 @@ impl World {
             current: None,
             rng,
             tick_duration,
+            held: None,
         }
     }
 
@@ -266,8 +274,28 @@ impl World {
         dst: SocketAddr,
         message: Protocol,
     ) -> Result<()> {
+        if let Some(held) = &mut self.held {
+            held.push((src, dst, message));
+            return Ok(());
+        }
         self.topology
             .enqueue_message(&mut self.rng, src, dst, message)
+    }
+
+    /// sshrace patch: hold what is sent from now on, until [`World::release_held`].
+    pub(crate) fn hold_sends(&mut self) {
+        self.held.get_or_insert_with(Vec::new);
+    }
+
+    /// sshrace patch: send what was held, sorted by (src, dst); one pair's messages keep their
+    /// order. Sending them was the last thing their senders did (a drop), so an error has no one
+    /// to go to and is dropped, as it is when sent at once.
+    pub(crate) fn release_held(&mut self) {
+        let mut held = self.held.take().unwrap_or_default();
+        held.sort_by_key(|(src, dst, _)| (*src, *dst));
+        for (src, dst, message) in held {
+            let _ = self.send_message(src, dst, message);
+        }
     }
 
     /// Tick the host at `addr` by `duration`.
