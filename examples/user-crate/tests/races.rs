@@ -38,6 +38,47 @@ fn bounded_connections_survive_the_races() {
     insta::assert_yaml_snapshot!(report.snapshot_rows());
 }
 
+/// The same seed gives the same trace in another process: what makes a replay command worth
+/// running. The test runs itself as a child process and compares the trace hashes.
+#[test]
+fn a_seed_gives_the_same_trace_in_another_process() {
+    let hashes = || {
+        Check::new(bounded::bounded())
+            .scenario(builtin::named("flood-fresh-connections"))
+            .scenario(builtin::named("max-startups-retry-storm"))
+            .seeds([1])
+            .run()
+            .runs()
+            .map(|run| format!("{}/{}={}", run.scenario, run.seed, run.trace_hash))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if std::env::var_os("SHIPIT_TRACE_HASHES_CHILD").is_some() {
+        println!("trace hashes: {}", hashes());
+        return;
+    }
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "a_seed_gives_the_same_trace_in_another_process",
+            "--exact",
+            "--nocapture",
+        ])
+        .env("SHIPIT_TRACE_HASHES_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(child.status.success(), "child failed: {child:?}");
+    let stdout = String::from_utf8_lossy(&child.stdout);
+    let theirs = stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("trace hashes: "))
+        .unwrap_or_else(|| panic!("no hashes in the child's output:\n{stdout}"));
+    assert_eq!(
+        hashes(),
+        theirs,
+        "the same seed gave another trace in another process"
+    );
+}
+
 /// shipit before the fix: a fresh connection per command, no keepalives.
 struct OnePerCommand(Env);
 
@@ -58,7 +99,9 @@ impl ConnectionPolicy for OnePerCommand {
 }
 
 #[test]
-#[should_panic(expected = "SSHRACE_SEED=")]
+#[should_panic(
+    expected = "SSHRACE_SEED=0 cargo test -- one_connection_per_command_fails_the_flood --exact --nocapture"
+)]
 fn one_connection_per_command_fails_the_flood() {
     let weak = StrategySpec::custom("one-per-command", |env| Arc::new(OnePerCommand(env)));
     Check::new(weak)
