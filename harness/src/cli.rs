@@ -357,17 +357,23 @@ pub enum FormatArg {
     Json,
     /// JUnit XML for CI.
     Junit,
+    /// One self-contained HTML page (run and matrix): a scenario x strategy grid with
+    /// intervals, the incidents before and after, and the timeline of each failing cell's
+    /// first failing seed (rerun to draw it). Opens from disk, no network.
+    Html,
 }
 
-impl From<FormatArg> for sshrace_runner::report::Format {
-    fn from(format: FormatArg) -> Self {
+impl FormatArg {
+    /// The row format of the runner's report, or `None` for `html` (the sshrace-html page).
+    pub fn rows(self) -> Option<sshrace_runner::report::Format> {
         use sshrace_runner::report::Format;
-        match format {
+        Some(match self {
             FormatArg::Table => Format::Table,
             FormatArg::Markdown => Format::Markdown,
             FormatArg::Csv => Format::Csv,
             FormatArg::Json => Format::Json,
             FormatArg::Junit => Format::Junit,
-        }
+            FormatArg::Html => return None,
+        })
     }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
-use sshrace_runner::report::{Format, render_sweep};
+use sshrace_runner::report::render_sweep;
 use sshrace_runner::{Registry, SweepPlan, measure_only, parse_values, sweep_svg};
 
 use crate::cli::FormatArg;
@@ -24,6 +24,11 @@ pub struct SweepArgs {
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
+    let Some(format) = args.format.rows() else {
+        anyhow::bail!(
+            "--format html is for run and matrix; a sweep draws its chart with --plot (SVG)"
+        );
+    };
     let (name, values) = args.param.split_once('=').ok_or_else(|| {
         anyhow!(
             "--param {}: write NAME=FROM..TO:STEP or NAME=V1,V2,...",
@@ -67,7 +72,7 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&args.plot, svg)
         .with_context(|| format!("writing the plot to {}", args.plot.display()))?;
     let mut out = std::io::stdout().lock();
-    out.write_all(render_sweep(&sweep, Format::from(args.format)).as_bytes())?;
+    out.write_all(render_sweep(&sweep, format).as_bytes())?;
     out.flush()?;
     eprintln!(
         "sshrace: {jobs} runs in {:.1} s; plot written to {}",

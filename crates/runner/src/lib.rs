@@ -12,7 +12,8 @@
 //! - [`run_one`]: one run, with its trace, for replay.
 //! - [`Job`] and [`execute`]: many runs in parallel.
 //! - [`Row::aggregate`]: runs to a report row.
-//! - [`ChromeTrace`]: a run's trace for Perfetto and `chrome://tracing`.
+//! - [`ChromeTrace`]: a run's trace for Perfetto and `chrome://tracing`; [`Timeline`]: the same
+//!   trace as lanes of bars and markers, for the HTML report.
 //! - [`SweepPlan`] and [`Sweep`]: one [`Parameter`] over a range of values, a row per value and
 //!   strategy; [`sweep_svg`] draws it.
 //! - [`compare`] and [`Comparison`]: two strategies on the same seeds, the difference paired by
@@ -51,6 +52,7 @@ mod row;
 mod run;
 mod stats;
 mod sweep;
+mod timeline;
 
 pub use builtin::{BuiltinScenario, builtin_scenarios};
 pub use chrome::{ChromeEvent, ChromeTrace};
@@ -73,3 +75,4 @@ pub use run::{Backend, RunResult, run_one};
 pub use stats::{PairedT, paired_t, sign_test};
 pub use stats::{percentile, wilson};
 pub use sweep::{Sweep, SweepPlan, SweepPoint};
+pub use timeline::{Bar, BarKind, FailedOp, Lane, LaneKind, Marker, MarkerKind, Timeline};
