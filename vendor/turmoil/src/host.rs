@@ -93,7 +93,8 @@ impl Host {
         }
     }
 
-    pub(crate) fn assign_ephemeral_port(&mut self) -> u16 {
+    /// sshrace patch: exhaustion is an `AddrInUse` error for the caller, not a panic.
+    pub(crate) fn assign_ephemeral_port(&mut self) -> std::io::Result<u16> {
         for _ in self.ephemeral_ports.clone() {
             let ret = self.next_ephemeral_port;
 
@@ -110,10 +111,13 @@ impl Host {
                 continue;
             }
 
-            return ret;
+            return Ok(ret);
         }
 
-        panic!("Host: '{}' ports exhausted", self.nodename)
+        Err(std::io::Error::new(
+            std::io::ErrorKind::AddrInUse,
+            format!("Host: '{}' ports exhausted", self.nodename),
+        ))
     }
 
     /// Receive the `envelope` from the network.
@@ -625,10 +629,10 @@ mod test {
         host.udp.bind((host.addr, 49162).into())?;
 
         for _ in 49152..49161 {
-            host.assign_ephemeral_port();
+            host.assign_ephemeral_port()?;
         }
 
-        assert_eq!(49152, host.assign_ephemeral_port());
+        assert_eq!(49152, host.assign_ephemeral_port()?);
 
         Ok(())
     }

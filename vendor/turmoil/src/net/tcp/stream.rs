@@ -70,34 +70,55 @@ impl TcpStream {
     pub async fn connect<A: ToSocketAddrs>(addr: A) -> Result<TcpStream> {
         let (ack, syn_ack) = oneshot::channel();
 
-        let (pair, rx, bidi) = World::current(|world| {
+        let (pair, rx, bidi, host_addr) = World::current(|world| {
             let dst = addr.to_socket_addr(&world.dns)?;
 
-            let (pair, rx, bidi) = {
+            let (pair, rx, bidi, host_addr) = {
                 let host = world.current_host_mut();
-                let mut local_addr = SocketAddr::new(host.addr, host.assign_ephemeral_port());
+                // sshrace patch: `?`, was a panic when the host's ports are exhausted.
+                let mut local_addr = SocketAddr::new(host.addr, host.assign_ephemeral_port()?);
                 if dst.ip().is_loopback() {
                     local_addr.set_ip(dst.ip());
                 }
 
                 let pair = SocketPair::new(local_addr, dst);
                 let (rx, bidi) = host.tcp.new_stream(pair);
-                (pair, rx, bidi)
+                (pair, rx, bidi, host.addr)
             };
 
             let syn = Protocol::Tcp(Segment::Syn(Syn { ack }));
-            if !is_same(pair.local, pair.remote) {
-                world.send_message(pair.local, pair.remote, syn)?;
+            let sent = if !is_same(pair.local, pair.remote) {
+                world.send_message(pair.local, pair.remote, syn)
             } else {
                 send_loopback(pair.local, pair.remote, syn);
+                Ok(())
             };
+            if let Err(e) = sent {
+                // sshrace patch: a connect that fails here frees its port.
+                world
+                    .hosts
+                    .get_mut(&host_addr)
+                    .expect("host missing")
+                    .tcp
+                    .reset_stream(pair);
+                return Err(e);
+            }
 
-            Ok::<_, Error>((pair, rx, bidi))
+            Ok::<_, Error>((pair, rx, bidi, host_addr))
         })?;
 
+        // sshrace patch: a connect that is refused, or dropped before its SYN-ACK (a timeout
+        // around it), frees its port; before, each one held the port until the host went away,
+        // so a client polling with short timeouts exhausted the ephemeral range.
+        let mut guard = PendingConnect {
+            pair,
+            host_addr,
+            armed: true,
+        };
         syn_ack.await.map_err(|_| {
             io::Error::new(io::ErrorKind::ConnectionRefused, pair.remote.to_string())
         })?;
+        guard.armed = false;
 
         tracing::trace!(target: TRACING_TARGET, src = ?pair.remote, dst = ?pair.local, protocol = %"TCP SYN-ACK", "Recv");
 
@@ -191,6 +212,26 @@ impl TcpStream {
     /// available.
     pub fn poll_peek(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf) -> Poll<Result<usize>> {
         self.read_half.poll_peek(cx, buf)
+    }
+}
+
+/// sshrace patch: removes the stream socket of a connect that did not complete.
+struct PendingConnect {
+    pair: SocketPair,
+    host_addr: std::net::IpAddr,
+    armed: bool,
+}
+
+impl Drop for PendingConnect {
+    fn drop(&mut self) {
+        if self.armed {
+            let (pair, host_addr) = (self.pair, self.host_addr);
+            World::current_if_set(|world| {
+                if let Some(host) = world.hosts.get_mut(&host_addr) {
+                    host.tcp.reset_stream(pair);
+                }
+            });
+        }
     }
 }
 
