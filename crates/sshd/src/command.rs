@@ -89,19 +89,32 @@ async fn play(
             spec.stdout_bytes / chunks
         };
         remaining -= bytes;
-        if bytes > 0 {
+        let mut left = bytes;
+        while left > 0 {
+            let piece = left.min(PIECE as u64);
             handle
-                .data(channel, vec![b'.'; bytes as usize])
+                .data(channel, &STDOUT_PIECE[..piece as usize])
                 .await
                 .ok()?;
-            shared.ledger().session_output(index, bytes);
+            shared.ledger().session_output(index, piece);
+            left -= piece;
         }
     }
-    if spec.stderr_bytes > 0 {
+    let mut left = spec.stderr_bytes;
+    while left > 0 {
+        let piece = left.min(PIECE as u64);
         handle
-            .extended_data(channel, 1, vec![b'!'; spec.stderr_bytes as usize])
+            .extended_data(channel, 1, &STDERR_PIECE[..piece as usize])
             .await
             .ok()?;
+        left -= piece;
     }
     Some(spec.exit_code)
 }
+
+/// Largest write the command model hands russh at once. Output is streamed in pieces of at most
+/// this size from a static buffer, so a command's memory does not grow with its output (a 10 GB
+/// `stdout_bytes` once aborted on a 10 GB allocation); russh's bounded channel paces the pieces.
+pub(crate) const PIECE: usize = 64 * 1024;
+static STDOUT_PIECE: [u8; PIECE] = [b'.'; PIECE];
+static STDERR_PIECE: [u8; PIECE] = [b'!'; PIECE];
