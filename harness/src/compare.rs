@@ -42,6 +42,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let seeds = plan::parse_seeds(&seeds)?;
     let mut scenario = plan::load_scenario(&scenario)?;
     measure_only(&mut scenario, &measure)?;
+    sshrace_runner::admit(&scenario, seeds.len() as u64 * 2)?;
     eprintln!(
         "sshrace: compare {} {a} (A) vs {b} (B) on {} seeds, backend sim, {threads} threads",
         scenario.path,

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
-use sshrace_core::StrategyParams;
+use sshrace_core::{StrategyParams, limits};
 use sshrace_runner::Registry;
 use sshrace_scenario::Scenario;
 use sshrace_strategy::StrategySpec;
@@ -55,6 +55,13 @@ pub fn parse_seeds(text: &str) -> anyhow::Result<Vec<u64>> {
         }
         0..count
     };
+    let count = range.end - range.start;
+    if count > limits::SEEDS {
+        bail!(
+            "--seeds {text}: {count} seeds, more than the limit of {} per command",
+            limits::SEEDS
+        );
+    }
     Ok(range.collect())
 }
 
@@ -68,15 +75,16 @@ pub fn parse_seed(text: &str) -> anyhow::Result<u64> {
     parsed.with_context(|| format!("{text:?} is not a seed (decimal or 0x-hex)"))
 }
 
-/// The scenario's regression seeds first, then `seeds`, without repeats.
+/// The scenario's regression seeds first, then `seeds`, without repeats (O(n log n)).
 pub fn seeds_for(scenario: &Scenario, seeds: &[u64]) -> Vec<u64> {
-    let mut all = scenario.seeds.clone();
-    for seed in seeds {
-        if !all.contains(seed) {
-            all.push(*seed);
-        }
-    }
-    all
+    let mut seen = std::collections::BTreeSet::new();
+    scenario
+        .seeds
+        .iter()
+        .chain(seeds)
+        .copied()
+        .filter(|seed| seen.insert(*seed))
+        .collect()
 }
 
 /// Cells for `scenario` with `strategies` (its own list when empty).
@@ -98,6 +106,15 @@ pub fn cells(
         strategies.to_vec()
     };
     let seeds = seeds_for(&scenario, seeds);
+    if seeds.len() as u64 > limits::SEEDS {
+        bail!(
+            "{}: seeds: {} seeds with the scenario's regression seeds, more than the limit of {} per command",
+            scenario.path,
+            seeds.len(),
+            limits::SEEDS
+        );
+    }
+    sshrace_runner::admit(&scenario, seeds.len() as u64 * names.len() as u64)?;
     let scenario = Arc::new(scenario);
     names
         .iter()
@@ -132,5 +149,25 @@ mod tests {
         assert!(parse_seeds("7..5").is_err());
         assert!(parse_seeds("0").is_err());
         assert!(parse_seeds("x").is_err());
+    }
+
+    #[test]
+    fn seed_counts_past_the_limit_are_refused_before_expanding() {
+        let error = parse_seeds("18446744073709551615").unwrap_err().to_string();
+        assert!(error.contains("more than the limit of 100000"), "{error}");
+        assert!(parse_seeds("0..100000000").is_err());
+        assert!(parse_seeds("0..18446744073709551615").is_err());
+        assert_eq!(parse_seeds("100000").unwrap().len(), 100_000);
+    }
+
+    #[test]
+    fn seed_de_duplication_keeps_first_order_and_is_fast() {
+        let mut scenario = sshrace_runner::builtin_scenarios()[0].parse().unwrap();
+        scenario.seeds = vec![7, 3, 7];
+        assert_eq!(seeds_for(&scenario, &[3, 1, 2, 1]), vec![7, 3, 1, 2]);
+        let many: Vec<u64> = (0..100_000).rev().collect();
+        let started = std::time::Instant::now();
+        assert_eq!(seeds_for(&scenario, &many).len(), 100_000);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 }

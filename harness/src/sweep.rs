@@ -45,6 +45,10 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.strategies.clone()
     };
+    sshrace_runner::admit(
+        &scenario,
+        (values.len() * strategies.len() * seeds.len()) as u64,
+    )?;
     let sweep_plan = SweepPlan::new(
         &Registry::new(),
         &scenario,

@@ -46,13 +46,33 @@ pub struct StrategyParams {
     pub retry_auth_failures: Option<bool>,
 }
 
-/// A parameter name no strategy knows.
+/// A strategy parameter that cannot be set: an unknown name, or a value the strategies cannot
+/// honour (never clamped or rounded: issue 19).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown strategy parameter {name:?} (known: {})", StrategyParams::NAMES.join(", "))]
-pub struct UnknownParam {
-    /// The name that was given.
-    pub name: String,
+pub enum ParamError {
+    /// No strategy knows this name.
+    #[error("unknown strategy parameter {name:?} (known: {})", StrategyParams::NAMES.join(", "))]
+    Unknown {
+        /// The name that was given.
+        name: String,
+    },
+    /// The value is out of the parameter's range.
+    #[error("{name}: {reason}")]
+    Value {
+        /// The parameter.
+        name: String,
+        /// Why the value is refused, with the limit.
+        reason: String,
+    },
 }
+
+/// Parameters whose 0 would mean "never": refused rather than taken as 1.
+pub const AT_LEAST_ONE: [&str; 4] = [
+    "attempts",
+    "max_connections",
+    "max_sessions",
+    "handshake_limit",
+];
 
 impl StrategyParams {
     /// Every parameter name, as written in scenario files and `--param`.
@@ -72,28 +92,96 @@ impl StrategyParams {
         "health_check_bypass",
     ];
 
-    /// Set one parameter by name (a sweep's `--param NAME=...`). Booleans take 0 or 1.
-    pub fn set(&mut self, name: &str, value: f64) -> Result<(), UnknownParam> {
-        let whole = value.max(0.0).round() as u64;
+    /// Set one parameter by name (a sweep's `--param NAME=...`). Booleans take 0 or 1. A value
+    /// that is not a whole number >= 0 in the parameter's range is an error, as is any value
+    /// [`StrategyParams::check`] refuses; nothing is rounded or clamped.
+    pub fn set(&mut self, name: &str, value: f64) -> Result<(), ParamError> {
+        if !Self::NAMES.contains(&name) {
+            return Err(ParamError::Unknown {
+                name: name.to_owned(),
+            });
+        }
+        let bad = |reason: String| ParamError::Value {
+            name: name.to_owned(),
+            reason,
+        };
+        if !(value.is_finite() && value >= 0.0 && value.fract() == 0.0) {
+            return Err(bad(format!("{value} is not a whole number >= 0")));
+        }
+        if value > u64::MAX as f64 {
+            return Err(bad(format!("{value} is too large")));
+        }
+        let whole = value as u64;
+        let count =
+            || u32::try_from(whole).map_err(|_| bad(format!("{whole} is more than {}", u32::MAX)));
+        let mut changed = self.clone();
         match name {
-            "max_age_ms" => self.max_age_ms = Some(whole),
-            "persist_ms" => self.persist_ms = Some(whole),
-            "attempts" => self.attempts = Some(whole as u32),
-            "retry_base_ms" => self.retry_base_ms = Some(whole),
-            "retry_cap_ms" => self.retry_cap_ms = Some(whole),
-            "max_connections" => self.max_connections = Some(whole as u32),
-            "max_sessions" => self.max_sessions = Some(whole as u32),
-            "keepalive_interval_ms" => self.keepalive_interval_ms = Some(whole),
-            "keepalive_count" => self.keepalive_count = Some(whole as u32),
-            "connect_timeout_ms" => self.connect_timeout_ms = Some(whole),
-            "handshake_limit" => self.handshake_limit = Some(whole as u32),
-            "poll_interval_ms" => self.poll_interval_ms = Some(whole),
-            "health_check_bypass" => self.health_check_bypass = Some(whole != 0),
-            _ => {
-                return Err(UnknownParam {
-                    name: name.to_owned(),
-                });
+            "max_age_ms" => changed.max_age_ms = Some(whole),
+            "persist_ms" => changed.persist_ms = Some(whole),
+            "attempts" => changed.attempts = Some(count()?),
+            "retry_base_ms" => changed.retry_base_ms = Some(whole),
+            "retry_cap_ms" => changed.retry_cap_ms = Some(whole),
+            "max_connections" => changed.max_connections = Some(count()?),
+            "max_sessions" => changed.max_sessions = Some(count()?),
+            "keepalive_interval_ms" => changed.keepalive_interval_ms = Some(whole),
+            "keepalive_count" => changed.keepalive_count = Some(count()?),
+            "connect_timeout_ms" => changed.connect_timeout_ms = Some(whole),
+            "handshake_limit" => changed.handshake_limit = Some(count()?),
+            "poll_interval_ms" => changed.poll_interval_ms = Some(whole),
+            "health_check_bypass" if whole > 1 => {
+                return Err(bad(format!("{whole} is not 0 or 1")));
             }
+            "health_check_bypass" => changed.health_check_bypass = Some(whole != 0),
+            _ => unreachable!("checked against NAMES"),
+        }
+        changed.check()?;
+        *self = changed;
+        Ok(())
+    }
+
+    /// The values no strategy can honour: 0 for [`AT_LEAST_ONE`]'s counts, a millisecond
+    /// setting past [`limits::DURATION_MS`](crate::limits::DURATION_MS), a gate poll interval
+    /// under [`limits::POLL_INTERVAL_MS`](crate::limits::POLL_INTERVAL_MS). The error names
+    /// the parameter and the limit.
+    pub fn check(&self) -> Result<(), ParamError> {
+        use crate::limits::{DURATION_MS, POLL_INTERVAL_MS};
+        let bad = |name: &str, reason: String| ParamError::Value {
+            name: name.to_owned(),
+            reason,
+        };
+        let counts = [
+            ("attempts", self.attempts),
+            ("max_connections", self.max_connections),
+            ("max_sessions", self.max_sessions),
+            ("handshake_limit", self.handshake_limit),
+        ];
+        for (name, value) in counts {
+            if value == Some(0) {
+                return Err(bad(name, "must be >= 1 (0 is not rounded up)".to_owned()));
+            }
+        }
+        let millis = [
+            ("max_age_ms", self.max_age_ms),
+            ("persist_ms", self.persist_ms),
+            ("retry_base_ms", self.retry_base_ms),
+            ("retry_cap_ms", self.retry_cap_ms),
+            ("keepalive_interval_ms", self.keepalive_interval_ms),
+            ("connect_timeout_ms", self.connect_timeout_ms),
+            ("poll_interval_ms", self.poll_interval_ms),
+        ];
+        for (name, value) in millis {
+            if let Some(ms) = value.filter(|ms| *ms > DURATION_MS) {
+                return Err(bad(
+                    name,
+                    format!("{ms} is more than the limit of {DURATION_MS} ms (7 days)"),
+                ));
+            }
+        }
+        if let Some(ms) = self.poll_interval_ms.filter(|ms| *ms < POLL_INTERVAL_MS) {
+            return Err(bad(
+                "poll_interval_ms",
+                format!("{ms} is less than the limit of {POLL_INTERVAL_MS} ms"),
+            ));
         }
         Ok(())
     }
@@ -155,14 +243,47 @@ mod tests {
     fn set_knows_every_listed_name_and_nothing_else() {
         let mut params = StrategyParams::default();
         for name in StrategyParams::NAMES {
-            params.set(name, 1.0).unwrap();
+            let value = if name == "poll_interval_ms" {
+                10.0
+            } else {
+                1.0
+            };
+            params.set(name, value).unwrap();
         }
-        assert!(params.set("max_age", 1.0).is_err());
+        assert!(matches!(
+            params.set("max_age", 1.0),
+            Err(ParamError::Unknown { .. })
+        ));
         let over = StrategyParams {
             max_age_ms: Some(5),
             ..Default::default()
         };
         assert_eq!(params.merged(&over).max_age_ms, Some(5));
         assert_eq!(params.merged(&over).attempts, Some(1));
+    }
+
+    #[test]
+    fn values_no_strategy_can_honour_are_refused_not_rewritten() {
+        let mut params = StrategyParams::default();
+        for name in AT_LEAST_ONE {
+            let error = params.set(name, 0.0).unwrap_err().to_string();
+            assert!(error.contains(">= 1"), "{error}");
+        }
+        let error = params.set("attempts", 4_294_967_296.0).unwrap_err();
+        assert!(
+            error.to_string().contains("more than 4294967295"),
+            "{error}"
+        );
+        assert!(params.set("attempts", 1.5).is_err());
+        assert!(params.set("attempts", f64::NAN).is_err());
+        assert!(params.set("attempts", -1.0).is_err());
+        assert!(params.set("poll_interval_ms", 5.0).is_err());
+        assert!(params.set("connect_timeout_ms", 1e15).is_err());
+        assert!(params.set("health_check_bypass", 2.0).is_err());
+        assert_eq!(
+            params,
+            StrategyParams::default(),
+            "a refused value changes nothing"
+        );
     }
 }

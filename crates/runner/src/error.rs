@@ -51,6 +51,12 @@ pub enum RunError {
     /// The container backend failed (Docker, an image, a container, the client).
     #[error("docker: {0}")]
     Docker(String),
+    /// A command past one of [`sshrace_core::limits`], refused before anything ran.
+    #[error("{0}")]
+    Admission(String),
+    /// A stop was asked for (SIGINT, SIGTERM) before this run started.
+    #[error("not run: interrupted by {0}")]
+    Interrupted(&'static str),
     /// The fuzzer gave up (proptest rejected too many cases).
     #[error("fuzz: {0}")]
     Fuzz(String),

@@ -26,6 +26,7 @@
 //! ([`compare`], [`paired_t`], [`sign_test`]).
 #![warn(missing_docs)]
 
+mod admission;
 mod builtin;
 #[cfg(feature = "docker")]
 pub mod calibrate;
@@ -54,6 +55,7 @@ mod stats;
 mod sweep;
 mod timeline;
 
+pub use admission::{Cost, admit};
 pub use builtin::{BuiltinScenario, builtin_scenarios};
 pub use chrome::{ChromeEvent, ChromeTrace};
 #[cfg(feature = "stats")]

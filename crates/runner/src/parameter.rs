@@ -282,6 +282,7 @@ impl Parameter {
 /// Parse a sweep's values: `FROM..TO:STEP` (both ends included: `1..100:11` is 1, 12, ..., 100)
 /// or a comma-separated list (`1,2,5,10`). Values come back in the order given.
 pub fn parse_values(text: &str) -> Result<Vec<f64>, String> {
+    use sshrace_core::limits::SWEEP_POINTS;
     let number = |word: &str| {
         word.trim()
             .parse::<f64>()
@@ -300,13 +301,38 @@ pub fn parse_values(text: &str) -> Result<Vec<f64>, String> {
         if to < from {
             return Err(format!("{text:?}: TO is below FROM"));
         }
-        let count = ((to - from) / step + 1e-9).floor() as u64 + 1;
-        if count > 1000 {
-            return Err(format!("{text:?}: {count} points, at most 1000"));
+        // Counted in floating point: a tiny step once overflowed the count to 0 points (and
+        // the chart code then looped forever).
+        let count = ((to - from) / step + 1e-9).floor() + 1.0;
+        if count.is_nan() || count > SWEEP_POINTS as f64 {
+            return Err(format!(
+                "{text:?}: {count:.0} points, more than the limit of {SWEEP_POINTS}"
+            ));
         }
-        return Ok((0..count).map(|i| from + i as f64 * step).collect());
+        let values: Vec<f64> = (0..count as u64).map(|i| from + i as f64 * step).collect();
+        return distinct(text, values);
     }
-    text.split(',').map(number).collect()
+    let values = text.split(',').map(number).collect::<Result<Vec<_>, _>>()?;
+    if values.len() as u64 > SWEEP_POINTS {
+        return Err(format!(
+            "{} points, more than the limit of {SWEEP_POINTS}",
+            values.len()
+        ));
+    }
+    distinct(text, values)
+}
+
+/// The values, if no two are equal (a step below the values' precision gives equal points).
+fn distinct(text: &str, values: Vec<f64>) -> Result<Vec<f64>, String> {
+    if values.is_empty() {
+        return Err(format!("{text:?}: no points"));
+    }
+    let mut sorted = values.clone();
+    sorted.sort_by(f64::total_cmp);
+    if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(format!("{text:?}: the point {} is listed twice", pair[0]));
+    }
+    Ok(values)
 }
 
 #[cfg(test)]
@@ -342,6 +368,13 @@ every_ms = 5000
         assert_eq!(parse_values("1..100:11").unwrap()[9], 100.0);
         assert_eq!(parse_values("0.5..1:0.25").unwrap(), [0.5, 0.75, 1.0]);
         assert_eq!(parse_values("1,5,10").unwrap(), [1.0, 5.0, 10.0]);
+        // issue 19: a step that yields more points than the limit, or equal points, is refused.
+        let error = parse_values("1..2:1e-20").unwrap_err();
+        assert!(error.contains("more than the limit of 1000"), "{error}");
+        assert!(parse_values("1..1001:1").is_err());
+        assert_eq!(parse_values("1..1000:1").unwrap().len(), 1000);
+        assert!(parse_values("1e20..1e20:1").is_ok());
+        assert!(parse_values("1,1").unwrap_err().contains("listed twice"));
         assert!(parse_values("1..10").is_err());
         assert!(parse_values("5..1:1").is_err());
         assert!(parse_values("1..2:0").is_err());

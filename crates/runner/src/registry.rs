@@ -54,6 +54,18 @@ impl Registry {
 
     /// Check that every strategy `scenario` lists resolves; the error points at the entry.
     pub fn check(&self, scenario: &Scenario) -> Result<(), ScenarioError> {
+        // A variant named like a built-in would run under the built-in's name in every report
+        // (`[strategy.pool] base = "fresh"` ran fresh as `pool`): refused.
+        if let Some(name) = scenario
+            .variants
+            .keys()
+            .find(|name| BUILTIN.iter().any(|(builtin, _)| *builtin == name.as_str()))
+        {
+            let message = format!(
+                "a variant may not take the name of the built-in strategy {name:?}; name it something else"
+            );
+            return Err(scenario.variant_error(name, message));
+        }
         for (index, name) in scenario.strategies.iter().enumerate() {
             if let Err(error) = self.resolve(scenario, name, &StrategyParams::default()) {
                 return Err(scenario.strategy_error(index, error.to_string()));

@@ -163,14 +163,15 @@ fn table(rows: &[Row], lead: Lead<'_>) -> String {
 
 fn markdown(rows: &[Row], lead: Lead<'_>) -> String {
     let headers = headers(lead);
+    let headers: Vec<String> = headers.iter().map(|h| markdown_cell(h)).collect();
     let mut out = format!("| {} |\n", headers.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(headers.len()));
     for (index, row) in rows.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            "| {} |",
-            led(lead, index, cells(row).to_vec()).join(" | ")
-        );
+        let cells: Vec<String> = led(lead, index, cells(row).to_vec())
+            .iter()
+            .map(|cell| markdown_cell(cell))
+            .collect();
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
     }
     out
 }
@@ -186,14 +187,14 @@ fn csv(rows: &[Row], lead: Lead<'_>) -> String {
     );
     for (index, r) in rows.iter().enumerate() {
         if let Some((name, values)) = lead {
-            let _ = write!(out, "{name},{},", values[index]);
+            let _ = write!(out, "{},{},", csv_field(name), csv_field(&values[index]));
         }
         let _ = writeln!(
             out,
             "{},{},{},{},{},{},{:.6},{:.6},{:.6},{},{},{},{},{},{},{},{},{},{}",
-            r.scenario,
-            r.strategy,
-            r.backend,
+            csv_field(&r.scenario),
+            csv_field(&r.strategy),
+            csv_field(&r.backend),
             r.runs,
             r.operations,
             r.failures,
@@ -227,11 +228,41 @@ fn json(rows: &[Row]) -> String {
     text
 }
 
+/// `text` for an XML attribute or element: markup escaped, and every character XML 1.0 cannot
+/// hold (control characters other than tab, newline and carriage return; U+FFFE, U+FFFF)
+/// replaced by U+FFFD, so the document always parses.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => out.push('\u{fffd}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A CSV field per RFC 4180: quoted (quotes doubled) when it holds a comma, a quote, CR or LF.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\r', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+/// A markdown table cell: pipes escaped, line breaks as spaces, so the row stays one row.
+fn markdown_cell(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace("\r\n", " ")
+        .replace(['\r', '\n'], " ")
 }
 
 fn junit(rows: &[Row], lead: Lead<'_>) -> String {
@@ -274,4 +305,94 @@ fn junit(rows: &[Row], lead: Lead<'_>) -> String {
     }
     out.push_str("</testsuite>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row whose scenario and strategy names carry what each format must escape (names from
+    /// files are restricted to `A-Z a-z 0-9 _ -`, but a library caller's rows are not).
+    fn row(scenario: &str, strategy: &str) -> Row {
+        Row {
+            scenario: scenario.to_owned(),
+            strategy: strategy.to_owned(),
+            backend: "sim".to_owned(),
+            runs: 1,
+            operations: 2,
+            failures: 2,
+            failure_rate: 1.0,
+            ci_low: 0.3,
+            ci_high: 1.0,
+            outcomes: [("timeout".to_owned(), 2)].into(),
+            silent_failures: 0,
+            lost_events: 0,
+            connections_opened: 1,
+            handshakes: 1,
+            peak_unauthenticated: 1,
+            peak_sessions_per_connection: 1,
+            latency_p50_ms: None,
+            latency_p99_ms: None,
+            leaked_sessions: 0,
+            leaked_connections: 0,
+            max_failure_rate: Some(0.0),
+            failing_seeds: vec![0],
+            traces: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn csv_quotes_commas_quotes_and_line_breaks_per_rfc_4180() {
+        let text = render(&[row("deploy, v2", "say \"hi\"\nthere")], Format::Csv);
+        let mut lines = text.lines();
+        let header = lines.next().unwrap();
+        assert!(text.contains("\"deploy, v2\",\"say \"\"hi\"\"\nthere\",sim,"));
+        // A minimal RFC 4180 reader: the record has as many fields as the header.
+        let body = &text[header.len() + 1..];
+        let (mut fields, mut quoted, mut chars) = (1, false, body.chars().peekable());
+        while let Some(c) = chars.next() {
+            match c {
+                '"' if quoted && chars.peek() == Some(&'"') => {
+                    chars.next();
+                }
+                '"' => quoted = !quoted,
+                ',' if !quoted => fields += 1,
+                '\n' if !quoted => break,
+                _ => {}
+            }
+        }
+        assert_eq!(fields, header.split(',').count());
+    }
+
+    #[test]
+    fn junit_escapes_markup_and_replaces_characters_xml_cannot_hold() {
+        let text = render(&[row("a<b>&'c'", "x\u{1}y\u{1b}z\u{fffe}")], Format::Junit);
+        assert!(
+            text.contains("classname=\"a&lt;b&gt;&amp;&apos;c&apos;\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("name=\"x\u{fffd}y\u{fffd}z\u{fffd}\""),
+            "{text}"
+        );
+        assert!(
+            !text
+                .chars()
+                .any(|c| (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r')),
+            "no control character left: {text:?}"
+        );
+    }
+
+    #[test]
+    fn markdown_escapes_pipes_and_line_breaks_so_a_row_stays_one_row() {
+        let text = render(&[row("a|b", "two\nlines\r\nhere")], Format::Markdown);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(
+            lines[2].starts_with("| a\\|b | two lines here | "),
+            "{text}"
+        );
+        let unescaped = |line: &str| line.replace("\\|", "").matches('|').count();
+        assert_eq!(unescaped(lines[2]), unescaped(lines[0]));
+    }
 }

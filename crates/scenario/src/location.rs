@@ -70,7 +70,15 @@ impl<'a> Source<'a> {
         let field = preceding_on_line(&entries, self.text, span.start)
             .map(render)
             .unwrap_or_default();
-        self.error(span, field, error.message())
+        let mut message = error.message().to_owned();
+        // toml says "duplicate key" without the key: name it from the text it points at.
+        if message.starts_with("duplicate key")
+            && !message.contains('`')
+            && let Some(key) = self.text.get(span.clone()).filter(|key| !key.is_empty())
+        {
+            message = message.replacen("duplicate key", &format!("duplicate key `{key}`"), 1);
+        }
+        self.error(span, field, message)
     }
 
     /// A serde error (unknown key, missing key, wrong type) from deserializing part of `doc`.
@@ -89,8 +97,52 @@ impl<'a> Source<'a> {
         if let Some(missing) = missing_field(error.message()) {
             path.push(Segment::Key(missing.to_owned()));
         }
-        self.error(span, render(&path), error.message())
+        self.error(span, render(&path), plain(error.message()))
     }
+}
+
+/// serde's message without the parser's own type names: `struct RawSim with 6 elements`
+/// becomes `a table`, `enum RawKind` a string naming one of the listed values.
+pub(crate) fn plain(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(['s', 'e']) {
+        let (before, tail) = rest.split_at(at);
+        out.push_str(before);
+        let (replacement, prefix) = if tail.starts_with("struct Raw") {
+            ("a table", "struct Raw")
+        } else if tail.starts_with("enum Raw") {
+            ("a string", "enum Raw")
+        } else {
+            out.push_str(&tail[..1]);
+            rest = &tail[1..];
+            continue;
+        };
+        let after = &tail[prefix.len()..];
+        let name_end = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        let mut after = &after[name_end..];
+        // " with 6 elements" / " with 1 element"
+        if let Some(with) = after.strip_prefix(" with ") {
+            let digits = with
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(with.len());
+            if digits > 0 {
+                let words = &with[digits..];
+                if let Some(tail) = words
+                    .strip_prefix(" elements")
+                    .or_else(|| words.strip_prefix(" element"))
+                {
+                    after = tail;
+                }
+            }
+        }
+        out.push_str(replacement);
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`. Offsets past the end
@@ -271,6 +323,23 @@ mod tests {
         assert_eq!(field_of(text, "7"), "w[1].step[0].d");
         assert_eq!(field_of(text, "9"), "w[1].step[0].p.q[1]");
         assert_eq!(field_of(text, "[[w.step]]"), "w[1].step[0]");
+    }
+
+    #[test]
+    fn messages_never_name_the_parsers_own_types() {
+        assert_eq!(
+            plain("invalid length 0, expected struct RawSim with 6 elements"),
+            "invalid length 0, expected a table"
+        );
+        assert_eq!(
+            plain("invalid type: integer `3`, expected struct RawHost"),
+            "invalid type: integer `3`, expected a table"
+        );
+        assert_eq!(
+            plain("expected enum RawKind, see the sections"),
+            "expected a string, see the sections"
+        );
+        assert_eq!(plain("unknown field `ticks`"), "unknown field `ticks`");
     }
 
     #[test]

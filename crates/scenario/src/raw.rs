@@ -39,12 +39,64 @@ pub(crate) struct RawScenario {
 }
 
 /// `profile = "openssh-9.2"`.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) enum RawProfile {
-    #[serde(rename = "openssh-9.2")]
     OpenSsh92,
-    #[serde(rename = "openssh-10.0")]
     OpenSsh100,
+}
+
+impl<'de> Deserialize<'de> for RawProfile {
+    fn deserialize<D: de::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ProfileVisitor)
+    }
+}
+
+struct ProfileVisitor;
+
+const PROFILES: &str = "\"openssh-9.2\" or \"openssh-10.0\"";
+
+impl ProfileVisitor {
+    /// `profile = 9.2` (a number, not the string): say what to write instead.
+    fn number<E: de::Error>(self, shown: String) -> Result<RawProfile, E> {
+        Err(E::custom(format!(
+            "{shown} is a number; write the release as a string: profile = \"openssh-{shown}\" ({PROFILES})"
+        )))
+    }
+}
+
+impl Visitor<'_> for ProfileVisitor {
+    type Value = RawProfile;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{PROFILES}")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<RawProfile, E> {
+        match value {
+            "openssh-9.2" => Ok(RawProfile::OpenSsh92),
+            "openssh-10.0" => Ok(RawProfile::OpenSsh100),
+            other => Err(E::custom(format!(
+                "unknown variant `{other}`, expected {PROFILES}"
+            ))),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<RawProfile, E> {
+        let shown = if value.fract() == 0.0 {
+            format!("{value:.1}")
+        } else {
+            value.to_string()
+        };
+        self.number(shown)
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<RawProfile, E> {
+        self.number(format!("{value}.0"))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<RawProfile, E> {
+        self.number(format!("{value}.0"))
+    }
 }
 
 /// A regression seed: a TOML integer >= 0, or a string in decimal or `0x` hex (for seeds above
@@ -100,8 +152,8 @@ pub(crate) struct RawSim {
     pub(crate) duration_ms: Spanned<u64>,
     pub(crate) tick_ms: Option<Spanned<u64>>,
     pub(crate) idle_tick_ms: Option<Spanned<u64>>,
-    pub(crate) latency_ms: Option<u64>,
-    pub(crate) jitter_ms: Option<u64>,
+    pub(crate) latency_ms: Option<Spanned<u64>>,
+    pub(crate) jitter_ms: Option<Spanned<u64>>,
     pub(crate) time_scale: Option<Spanned<f64>>,
 }
 
@@ -112,10 +164,10 @@ pub(crate) struct RawHost {
     pub(crate) name: Spanned<String>,
     pub(crate) max_startups: Option<Spanned<String>>,
     pub(crate) max_sessions: Option<u32>,
-    pub(crate) login_grace_time_ms: Option<u64>,
-    pub(crate) client_alive_interval_ms: Option<u64>,
+    pub(crate) login_grace_time_ms: Option<Spanned<u64>>,
+    pub(crate) client_alive_interval_ms: Option<Spanned<u64>>,
     pub(crate) client_alive_count_max: Option<u32>,
-    pub(crate) handshake_cost_ms: Option<u64>,
+    pub(crate) handshake_cost_ms: Option<Spanned<u64>>,
     pub(crate) handshake_workers: Option<Spanned<u32>>,
     pub(crate) revoked_identities: Option<Vec<String>>,
 }

@@ -44,6 +44,8 @@ pub struct Scenario {
     /// Pass/fail bounds (`[[expect]]`).
     pub expectations: Vec<Expectation>,
     pub(crate) strategy_positions: Positions,
+    /// 1-based line:column of each `[strategy.NAME]` table's name.
+    pub(crate) variant_positions: VariantPositions,
 }
 
 /// Every outcome kind `failing` may name, in report order.
@@ -115,6 +117,16 @@ pub struct Expectation {
     pub max_failure_rate: f64,
 }
 
+/// 1-based line:column of each variant's name. Not part of a scenario's value: always equal.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct VariantPositions(pub(crate) BTreeMap<String, (usize, usize)>);
+
+impl PartialEq for VariantPositions {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
 /// 1-based line:column of each `strategies` entry. Not part of a scenario's value: always equal.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Positions(pub(crate) Vec<(usize, usize)>);
@@ -135,14 +147,47 @@ impl Scenario {
     /// Read and validate the scenario file at `path` (a `&str`, `Path` or `PathBuf`). An I/O
     /// error is reported at line 0, column 0, with no field.
     pub fn load(path: impl AsRef<Path>) -> Result<Scenario, ScenarioError> {
+        use sshrace_core::limits::SCENARIO_FILE_BYTES;
+        use std::io::Read as _;
         let path = path.as_ref();
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|error| ScenarioError {
+        let error = |line, column, message: String| ScenarioError {
             path: shown.clone(),
-            line: 0,
-            column: 0,
+            line,
+            column,
             field: String::new(),
-            message: error.to_string(),
+            message,
+        };
+        let too_large = || {
+            format!(
+                "larger than the limit of {SCENARIO_FILE_BYTES} bytes (1 MiB) for a scenario file"
+            )
+        };
+        let file = std::fs::File::open(path).map_err(|e| error(0, 0, e.to_string()))?;
+        // The size is checked before reading: a regular file by its length, anything else
+        // (`/dev/zero`, a pipe) by reading at most one byte past the limit.
+        if let Ok(metadata) = file.metadata()
+            && metadata.is_file()
+            && metadata.len() > SCENARIO_FILE_BYTES
+        {
+            return Err(error(0, 0, too_large()));
+        }
+        let mut bytes = Vec::new();
+        file.take(SCENARIO_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| error(0, 0, e.to_string()))?;
+        if bytes.len() as u64 > SCENARIO_FILE_BYTES {
+            return Err(error(0, 0, too_large()));
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let offset = e.utf8_error().valid_up_to();
+            let valid = std::str::from_utf8(&e.as_bytes()[..offset]).unwrap_or_default();
+            let (line, column) = crate::location::line_column(valid, offset);
+            error(
+                line,
+                column,
+                format!("not valid UTF-8 at byte {offset}: a scenario file is UTF-8 text"),
+            )
         })?;
         Scenario::from_str(&text, &shown)
     }
@@ -162,6 +207,24 @@ impl Scenario {
             line,
             column,
             field: format!("strategies[{index}]"),
+            message: message.into(),
+        }
+    }
+
+    /// An error about the variant `[strategy.NAME]`, pointing at its name in the file (line
+    /// and column 0 if it has no known place).
+    pub fn variant_error(&self, name: &str, message: impl Into<String>) -> ScenarioError {
+        let (line, column) = self
+            .variant_positions
+            .0
+            .get(name)
+            .copied()
+            .unwrap_or((0, 0));
+        ScenarioError {
+            path: self.path.clone(),
+            line,
+            column,
+            field: format!("strategy.{name}"),
             message: message.into(),
         }
     }
@@ -439,6 +502,7 @@ mod tests {
                 max_failure_rate: 0.05,
             }],
             strategy_positions: Positions::default(),
+            variant_positions: VariantPositions::default(),
         }
     }
 

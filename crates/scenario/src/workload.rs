@@ -118,6 +118,36 @@ pub enum Arrivals {
     },
 }
 
+impl Arrivals {
+    /// How many operations these arrivals plan: exact for the fixed forms (periodic before
+    /// jitter drops any), the expected count for Poisson. What admission weighs a run by.
+    pub fn expected_count(&self) -> f64 {
+        match self {
+            Arrivals::Once { .. } => 1.0,
+            Arrivals::Burst { count, .. } => f64::from(*count),
+            Arrivals::Periodic {
+                start,
+                every,
+                until,
+                ..
+            } => {
+                let window = until.saturating_sub(*start).as_millis();
+                let every = every.as_millis().max(1);
+                if window == 0 {
+                    0.0
+                } else {
+                    ((window - 1) / every + 1) as f64
+                }
+            }
+            Arrivals::Poisson {
+                start,
+                until,
+                rate_per_hour,
+            } => rate_per_hour * until.saturating_sub(*start).as_secs_f64() / 3_600.0,
+        }
+    }
+}
+
 /// A command as a scenario describes it; a plan draws the random parts per operation and turns
 /// it into an [`sshrace_core::CommandSpec`].
 #[derive(Debug, Clone, PartialEq, Default)]

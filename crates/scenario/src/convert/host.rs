@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use sshrace_core::{MaxStartups, SshdConfig};
+use sshrace_core::{MaxStartups, SshdConfig, limits};
 use toml::Spanned;
 
-use super::{FirstSeen, RESERVED_HOSTS, non_empty};
+use super::{FirstSeen, RESERVED_HOSTS, name as valid_name};
 use crate::location::Source;
 use crate::raw::RawHost;
 use crate::{Host, Profile, ScenarioError};
@@ -19,13 +19,24 @@ pub(super) fn hosts(
     if raw.is_empty() {
         return Err(source.top("host", "at least one [[host]] is required"));
     }
+    if let Some(host) = raw.get(sshrace_core::limits::HOSTS) {
+        return Err(source.at(
+            host,
+            format!("host[{}]", sshrace_core::limits::HOSTS),
+            format!(
+                "{} hosts, more than the limit of {}",
+                raw.len(),
+                sshrace_core::limits::HOSTS
+            ),
+        ));
+    }
     let mut seen = FirstSeen::new();
     let mut out = Vec::with_capacity(raw.len());
     for (index, host) in raw.iter().enumerate() {
         let host = host.get_ref();
         let field = |key: &str| format!("host[{index}].{key}");
         let name = &host.name;
-        non_empty(source, name, &field("name"))?;
+        valid_name(source, name, &field("name"))?;
         if RESERVED_HOSTS.contains(&name.get_ref().as_str()) {
             return Err(source.at(
                 name,
@@ -60,15 +71,44 @@ pub(super) fn hosts(
             Some(workers) => *workers.get_ref(),
             None => defaults.handshake_workers,
         };
+        let at_most = |value: &Option<Spanned<u64>>, key: &str, limit: u64, what: &str| match value
+        {
+            Some(ms) if *ms.get_ref() > limit => Err(source.at(
+                ms,
+                field(key),
+                format!(
+                    "{} is more than the limit of {limit} ms ({what})",
+                    ms.get_ref()
+                ),
+            )),
+            _ => Ok(value.as_ref().map(|ms| *ms.get_ref())),
+        };
+        let login_grace_time_ms = at_most(
+            &host.login_grace_time_ms,
+            "login_grace_time_ms",
+            limits::DURATION_MS,
+            "7 days",
+        )?;
+        let client_alive_interval_ms = at_most(
+            &host.client_alive_interval_ms,
+            "client_alive_interval_ms",
+            limits::DURATION_MS,
+            "7 days",
+        )?;
+        let handshake_cost_ms = at_most(
+            &host.handshake_cost_ms,
+            "handshake_cost_ms",
+            limits::LATENCY_MS,
+            "1 minute",
+        )?;
         let sshd = SshdConfig {
             profile: defaults.profile,
             per_source_penalties: defaults.per_source_penalties.clone(),
             max_startups,
             max_sessions: host.max_sessions.unwrap_or(defaults.max_sessions),
-            login_grace_time: host
-                .login_grace_time_ms
+            login_grace_time: login_grace_time_ms
                 .map_or(defaults.login_grace_time, Duration::from_millis),
-            client_alive_interval: match host.client_alive_interval_ms {
+            client_alive_interval: match client_alive_interval_ms {
                 None => defaults.client_alive_interval,
                 Some(0) => None,
                 Some(ms) => Some(Duration::from_millis(ms)),
@@ -76,8 +116,7 @@ pub(super) fn hosts(
             client_alive_count_max: host
                 .client_alive_count_max
                 .unwrap_or(defaults.client_alive_count_max),
-            handshake_cost: host
-                .handshake_cost_ms
+            handshake_cost: handshake_cost_ms
                 .map_or(defaults.handshake_cost, Duration::from_millis),
             handshake_workers,
             revoked_identities: host

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+use sshrace_core::limits;
 use toml::Spanned;
 use toml::de::DeTable;
 
@@ -20,9 +21,9 @@ use crate::raw::{RawExpect, RawProfile, RawScenario, RawSim};
 use crate::scenario::Positions;
 use crate::{Expectation, Profile, Scenario, ScenarioError, SimSettings};
 
-/// Most operations one workload item may plan per seed: a guard against `every_ms = 1` over a
-/// day, which is surely a mistake and would exhaust memory.
-pub(crate) const MAX_ARRIVALS: u64 = 1_000_000;
+/// Most operations one run may plan, over all workload items: a guard against `every_ms = 1`
+/// over a day, which is surely a mistake and would exhaust memory.
+pub(crate) const MAX_ARRIVALS: u64 = limits::OPERATIONS_PER_RUN;
 
 /// Names no `[[host]]` may take: the simulation's own nodes.
 pub(crate) const RESERVED_HOSTS: [&str; 4] = ["client", "control", "nat", "fault"];
@@ -31,6 +32,7 @@ pub(crate) const RESERVED_HOSTS: [&str; 4] = ["client", "control", "nat", "fault
 pub(crate) struct Context<'a> {
     pub(crate) source: Source<'a>,
     pub(crate) duration: Duration,
+    pub(crate) tick: Duration,
     pub(crate) hosts: BTreeSet<String>,
 }
 
@@ -82,7 +84,7 @@ pub(crate) fn scenario(source: Source<'_>) -> Result<Scenario, ScenarioError> {
 
     let name = match &raw.name {
         Some(name) => {
-            non_empty(&source, name, "name")?;
+            self::name(&source, name, "name")?;
             name.get_ref().clone()
         }
         None => default_name(source.path),
@@ -97,11 +99,12 @@ pub(crate) fn scenario(source: Source<'_>) -> Result<Scenario, ScenarioError> {
     let failing = failing(&source, raw.failing.as_deref())?;
     let sim = sim(&source, &raw.sim)?;
     let hosts = host::hosts(&source, &raw.host, profile)?;
-    let variants = variants::variants(&source, &doc)?;
+    let (variants, variant_positions) = variants::variants(&source, &doc)?;
 
     let cx = Context {
         source,
         duration: sim.duration,
+        tick: sim.tick,
         hosts: hosts.iter().map(|host| host.name.clone()).collect(),
     };
     let workload = workload::workload(&cx, &raw.workload)?;
@@ -128,6 +131,7 @@ pub(crate) fn scenario(source: Source<'_>) -> Result<Scenario, ScenarioError> {
         timeline,
         expectations,
         strategy_positions: positions,
+        variant_positions: crate::scenario::VariantPositions(variant_positions),
     })
 }
 
@@ -164,14 +168,35 @@ fn failing(
     Ok(kinds)
 }
 
-/// The file stem of `path`, or `"scenario"` if it has none.
+/// The file stem of `path` as a valid name (other characters as `-`, at most
+/// [`limits::NAME_LEN`]), or `"scenario"` if it has none.
 fn default_name(path: &str) -> String {
-    Path::new(path)
+    let stem = Path::new(path)
         .file_stem()
         .and_then(|stem| stem.to_str())
         .filter(|stem| !stem.is_empty())
-        .unwrap_or("scenario")
-        .to_owned()
+        .unwrap_or("scenario");
+    stem.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(limits::NAME_LEN)
+        .collect()
+}
+
+/// A name (scenario, strategy, variant, workload, host, step): non-empty, at most
+/// [`limits::NAME_LEN`] characters of `A-Z a-z 0-9 _ -`, so it needs no quoting in any report.
+pub(crate) fn name(
+    source: &Source<'_>,
+    value: &Spanned<String>,
+    field: &str,
+) -> Result<(), ScenarioError> {
+    non_empty(source, value, field)?;
+    limits::check_name(value.get_ref()).map_err(|message| source.at(value, field, message))
 }
 
 pub(crate) fn non_empty(
@@ -215,7 +240,7 @@ fn strategies(
     let mut seen = FirstSeen::new();
     for (index, name) in raw.get_ref().iter().enumerate() {
         let field = format!("strategies[{index}]");
-        non_empty(source, name, &field)?;
+        self::name(source, name, &field)?;
         if let Some(first) = seen.insert(name.get_ref(), index) {
             return Err(source.at(
                 name,
@@ -247,9 +272,31 @@ fn sim(source: &Source<'_>, raw: &RawSim) -> Result<SimSettings, ScenarioError> 
     if *raw.duration_ms.get_ref() == 0 {
         return Err(source.at(&raw.duration_ms, "sim.duration_ms", "must be > 0"));
     }
+    if *raw.duration_ms.get_ref() > limits::DURATION_MS {
+        return Err(source.at(
+            &raw.duration_ms,
+            "sim.duration_ms",
+            format!(
+                "{} is more than the limit of {} ms (7 days)",
+                raw.duration_ms.get_ref(),
+                limits::DURATION_MS
+            ),
+        ));
+    }
     let tick = match &raw.tick_ms {
         Some(tick) if *tick.get_ref() == 0 => {
             return Err(source.at(tick, "sim.tick_ms", "must be > 0"));
+        }
+        Some(tick) if *tick.get_ref() > limits::TICK_MS => {
+            return Err(source.at(
+                tick,
+                "sim.tick_ms",
+                format!(
+                    "{} is more than the limit of {} ms",
+                    tick.get_ref(),
+                    limits::TICK_MS
+                ),
+            ));
         }
         Some(tick) => *tick.get_ref(),
         None => 1,
@@ -279,12 +326,31 @@ fn sim(source: &Source<'_>, raw: &RawSim) -> Result<SimSettings, ScenarioError> 
         Some(scale) => *scale.get_ref(),
         None => 1.0,
     };
+    for (key, value) in [
+        ("latency_ms", &raw.latency_ms),
+        ("jitter_ms", &raw.jitter_ms),
+    ] {
+        if let Some(ms) = value
+            .as_ref()
+            .filter(|ms| *ms.get_ref() > limits::LATENCY_MS)
+        {
+            return Err(source.at(
+                ms,
+                format!("sim.{key}"),
+                format!(
+                    "{} is more than the limit of {} ms",
+                    ms.get_ref(),
+                    limits::LATENCY_MS
+                ),
+            ));
+        }
+    }
     Ok(SimSettings {
         duration: Duration::from_millis(*raw.duration_ms.get_ref()),
         tick: Duration::from_millis(tick),
         idle_tick: Duration::from_millis(idle_tick),
-        latency: Duration::from_millis(raw.latency_ms.unwrap_or(1)),
-        jitter: Duration::from_millis(raw.jitter_ms.unwrap_or(0)),
+        latency: Duration::from_millis(raw.latency_ms.as_ref().map_or(1, |ms| *ms.get_ref())),
+        jitter: Duration::from_millis(raw.jitter_ms.as_ref().map_or(0, |ms| *ms.get_ref())),
         time_scale,
     })
 }

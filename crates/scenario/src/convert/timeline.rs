@@ -282,6 +282,22 @@ fn action(
         }
         Kind::Latency => {
             let (a, b) = endpoints("a", "b")?;
+            for (key, value) in [("base_ms", &raw.base_ms), ("jitter_ms", &raw.jitter_ms)] {
+                if let Some(ms) = value
+                    .as_ref()
+                    .filter(|ms| *ms.get_ref() > sshrace_core::limits::LATENCY_MS)
+                {
+                    return Err(source.at(
+                        ms,
+                        field(key),
+                        format!(
+                            "{} is more than the limit of {} ms",
+                            ms.get_ref(),
+                            sshrace_core::limits::LATENCY_MS
+                        ),
+                    ));
+                }
+            }
             let base = Duration::from_millis(number("base_ms")?);
             let jitter = Duration::from_millis(number("jitter_ms").unwrap_or(0));
             Action::Fault(Fault::Latency { a, b, base, jitter })

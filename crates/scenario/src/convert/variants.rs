@@ -8,20 +8,27 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use sshrace_core::StrategyParams;
+use sshrace_core::{ParamError, StrategyParams};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use crate::location::Source;
+use crate::location::{Source, line_column};
 use crate::{ScenarioError, StrategyVariant};
+
+/// The variants, and where each one's name is (line, column).
+pub(super) type Variants = (
+    BTreeMap<String, StrategyVariant>,
+    BTreeMap<String, (usize, usize)>,
+);
 
 pub(super) fn variants(
     source: &Source<'_>,
     doc: &Spanned<DeTable<'_>>,
-) -> Result<BTreeMap<String, StrategyVariant>, ScenarioError> {
+) -> Result<Variants, ScenarioError> {
     let mut out = BTreeMap::new();
+    let mut positions = BTreeMap::new();
     let Some(strategy) = doc.get_ref().get("strategy") else {
-        return Ok(out);
+        return Ok((out, positions));
     };
     let DeValue::Table(table) = strategy.get_ref() else {
         return Err(source.at(
@@ -37,6 +44,9 @@ pub(super) fn variants(
         };
         if name.get_ref().trim().is_empty() {
             return Err(source.at(name, field, "a variant needs a name"));
+        }
+        if let Err(message) = sshrace_core::limits::check_name(name.get_ref()) {
+            return Err(source.at(name, field, message));
         }
         let base = match keys.get("base") {
             Some(base) => String::deserialize(ValueDeserializer::from(base.clone()))
@@ -59,9 +69,21 @@ pub(super) fn variants(
             DeValue::Table(params),
         )))
         .map_err(|error| source.serde_error(&error, doc))?;
+        if let Err(ParamError::Value { name: key, reason }) = params.check() {
+            let span = keys
+                .iter()
+                .find(|(k, _)| k.get_ref() == key.as_str())
+                .map_or(value.span(), |(_, v)| v.span());
+            let reason = reason.replacen(&format!("{key}: "), "", 1);
+            return Err(source.error(span, format!("{field}.{key}"), reason));
+        }
+        positions.insert(
+            name.get_ref().to_string(),
+            line_column(source.text, name.span().start),
+        );
         out.insert(name.get_ref().to_string(), StrategyVariant { base, params });
     }
-    Ok(out)
+    Ok((out, positions))
 }
 
 #[cfg(test)]
@@ -109,6 +131,29 @@ mod tests {
             &text,
             "s.toml:15:1: strategy.x.base: ",
             "missing field `base`",
+        );
+    }
+
+    #[test]
+    fn a_zero_count_or_an_out_of_range_interval_is_an_error_at_its_value() {
+        for key in sshrace_core::AT_LEAST_ONE {
+            let text = minimal_with(&format!("\n[strategy.x]\nbase = \"pool\"\n{key} = 0\n"));
+            let at = format!("s.toml:17:{}: strategy.x.{key}: ", key.len() + 4);
+            assert_rejected(&text, &at, "must be >= 1 (0 is not rounded up)");
+        }
+        let text = minimal_with("\n[strategy.x]\nbase = \"agent-status\"\npoll_interval_ms = 5\n");
+        assert_rejected(
+            &text,
+            "s.toml:17:20: strategy.x.poll_interval_ms: ",
+            "5 is less than the limit of 10 ms",
+        );
+        let text = minimal_with(
+            "\n[strategy.x]\nbase = \"pool\"\nconnect_timeout_ms = 9223372036854775807\n",
+        );
+        assert_rejected(
+            &text,
+            "s.toml:17:22: strategy.x.connect_timeout_ms: ",
+            "more than the limit of 604800000 ms (7 days)",
         );
     }
 }

@@ -3,9 +3,10 @@
 use std::ops::Range;
 use std::time::Duration;
 
+use sshrace_core::limits;
 use toml::Spanned;
 
-use super::{Context, FirstSeen, MAX_ARRIVALS, non_empty};
+use super::{Context, FirstSeen, MAX_ARRIVALS, name as valid_name, non_empty};
 use crate::raw::{RawCommand, RawKind, RawPurpose, RawWorkload};
 use crate::{Arrivals, CommandTemplate, Purpose, ScenarioError, Step, Workload, WorkloadKind};
 
@@ -23,7 +24,7 @@ pub(super) fn workload(
     for (index, item) in raw.iter().enumerate() {
         let name = &item.get_ref().name;
         let field = format!("workload[{index}].name");
-        non_empty(&cx.source, name, &field)?;
+        valid_name(&cx.source, name, &field)?;
         if let Some(first) = seen.insert(name.get_ref(), index) {
             return Err(cx.source.at(
                 name,
@@ -35,6 +36,19 @@ pub(super) fn workload(
             ));
         }
         out.push(item_of(cx, index, item)?);
+    }
+    let mut total = 0.0;
+    for (index, (item, workload)) in raw.iter().zip(&out).enumerate() {
+        total += workload.arrivals.expected_count();
+        if total > MAX_ARRIVALS as f64 {
+            return Err(cx.source.at(
+                item,
+                format!("workload[{index}]"),
+                format!(
+                    "the workload plans {total:.0} operations per run up to here, more than the limit of {MAX_ARRIVALS} (all items together)"
+                ),
+            ));
+        }
     }
     Ok(out)
 }
@@ -96,6 +110,17 @@ fn item_of(
                 timeout,
                 field("timeout_ms"),
                 "must be > 0 (leave it out for no deadline)",
+            ));
+        }
+        Some(timeout) if *timeout.get_ref() > limits::DURATION_MS => {
+            return Err(source.at(
+                timeout,
+                field("timeout_ms"),
+                format!(
+                    "{} is more than the limit of {} ms (7 days)",
+                    timeout.get_ref(),
+                    limits::DURATION_MS
+                ),
             ));
         }
         Some(timeout) => Some(Duration::from_millis(*timeout.get_ref())),
@@ -186,7 +211,7 @@ fn job(
         let step_prefix = format!("{prefix}.step[{index}]");
         let name = match &step.get_ref().name {
             Some(name) => {
-                non_empty(source, name, &format!("{step_prefix}.name"))?;
+                valid_name(source, name, &format!("{step_prefix}.name"))?;
                 name.get_ref().clone()
             }
             None => format!("step{index}"),
@@ -237,6 +262,61 @@ fn command(
         Some(p) => *p.get_ref(),
         None => 0.0,
     };
+    let at_most = |value: Option<&Spanned<u64>>, key: &str, limit: u64, what: &str| match value {
+        Some(v) if *v.get_ref() > limit => Err(cx.source.at(
+            v,
+            format!("{prefix}.{key}"),
+            format!("{} is more than the limit of {what}", v.get_ref()),
+        )),
+        _ => Ok(()),
+    };
+    at_most(
+        raw.duration_ms,
+        "duration_ms",
+        limits::DURATION_MS,
+        "604800000 ms (7 days)",
+    )?;
+    at_most(
+        raw.duration_jitter_ms,
+        "duration_jitter_ms",
+        limits::DURATION_MS,
+        "604800000 ms (7 days)",
+    )?;
+    at_most(
+        raw.stdout_bytes,
+        "stdout_bytes",
+        limits::COMMAND_BYTES,
+        "1073741824 bytes (1 GiB)",
+    )?;
+    at_most(
+        raw.stderr_bytes,
+        "stderr_bytes",
+        limits::COMMAND_BYTES,
+        "1073741824 bytes (1 GiB)",
+    )?;
+    if let Some(chunks) = raw.chunks {
+        let count = u64::from(*chunks.get_ref());
+        let field = format!("{prefix}.chunks");
+        if count > limits::CHUNKS {
+            return Err(cx.source.at(
+                chunks,
+                field,
+                format!("{count} is more than the limit of {}", limits::CHUNKS),
+            ));
+        }
+        let duration = raw.duration_ms.map_or(0, |v| *v.get_ref());
+        let tick = cx.tick.as_millis() as u64;
+        if count > 1 && duration / count < tick {
+            return Err(cx.source.at(
+                chunks,
+                field,
+                format!(
+                    "{count} chunks in {duration} ms are closer than one per sim.tick_ms ({tick} ms): at most {}",
+                    (duration / tick).max(1)
+                ),
+            ));
+        }
+    }
     Ok(CommandTemplate {
         duration: millis(raw.duration_ms),
         duration_jitter: millis(raw.duration_jitter_ms),
@@ -384,11 +464,17 @@ fn arrivals(
                 Some(count) if *count.get_ref() == 0 => {
                     Err(source.at(count, field("burst"), "must be >= 1"))
                 }
-                Some(count) if u64::from(*count.get_ref()) > MAX_ARRIVALS => Err(source.at(
-                    count,
-                    field("burst"),
-                    format!("more than {MAX_ARRIVALS} operations"),
-                )),
+                Some(count) if u64::from(*count.get_ref()) > limits::PARALLEL_CONNECTIONS => {
+                    Err(source.at(
+                        count,
+                        field("burst"),
+                        format!(
+                            "{} is more than the limit of {} parallel connections",
+                            count.get_ref(),
+                            limits::PARALLEL_CONNECTIONS
+                        ),
+                    ))
+                }
                 Some(count) => Ok(Arrivals::Burst {
                     at,
                     count: *count.get_ref(),
