@@ -44,7 +44,7 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
         /// Exit 1 if any strategy's failure rate is above this (0..1).
-        #[arg(long, value_name = "RATE")]
+        #[arg(long, value_name = "RATE", value_parser = fraction)]
         max_failure_rate: Option<f64>,
     },
     /// Run every built-in scenario against the strategies it compares: the CI matrix.
@@ -126,7 +126,7 @@ pub enum Command {
         #[arg(long, default_value = "sweep.svg", value_name = "FILE")]
         plot: PathBuf,
         /// Simulations to run at once (default: the number of cores). Results never depend on it.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = jobs)]
         jobs: Option<usize>,
     },
     /// Run two strategies on the same seeds and report the difference in failure rate, paired
@@ -166,13 +166,13 @@ pub enum Command {
         #[arg(long, default_value = "20", value_name = "N|A..B")]
         seeds: String,
         /// Significance level of the verdict.
-        #[arg(long, default_value_t = 0.05, value_name = "ALPHA")]
+        #[arg(long, default_value_t = 0.05, value_name = "ALPHA", value_parser = open_fraction)]
         alpha: f64,
         /// Output format on stdout.
         #[arg(long, value_enum, default_value_t = CompareFormat::Text)]
         format: CompareFormat,
         /// Simulations to run at once (default: the number of cores). Results never depend on it.
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", value_parser = jobs)]
         jobs: Option<usize>,
     },
     /// Fuzz a strategy with generated fault timelines over a base scenario; shrink a failure.
@@ -192,7 +192,7 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         strategy: String,
         /// Generated cases to run.
-        #[arg(long, default_value_t = 100, value_name = "N")]
+        #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         cases: u32,
         /// Seeds the generator and every run (decimal or 0x-hex).
         #[arg(long, default_value = "0", value_name = "SEED")]
@@ -206,9 +206,15 @@ pub enum Command {
         #[command(subcommand)]
         action: ImageAction,
     },
-    /// Remove every container and network an interrupted container run left behind (all
-    /// carry the label sshrace=1).
-    Clean,
+    /// Remove what interrupted or killed container runs left behind: their containers and
+    /// networks (label sshrace=1) and their folders /tmp/sshrace-PID-N (each holds a run's
+    /// private key). Containers of a run that is still going (its process, label sshrace.pid,
+    /// is alive) are left alone unless --all.
+    Clean {
+        /// Also remove the containers and folders of runs still going.
+        #[arg(long)]
+        all: bool,
+    },
     /// Measure each modelled OpenSSH behaviour on the simulation and on real OpenSSH in
     /// containers with the same seeds, and print how far apart they are.
     ///
@@ -229,7 +235,7 @@ pub enum Command {
         #[arg(long, value_name = "9.2|10.0")]
         openssh: Option<String>,
         /// Runs per probe and backend (seeds 0..N).
-        #[arg(long, default_value_t = 3, value_name = "N")]
+        #[arg(long, default_value_t = 3, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=sshrace_core::limits::SEEDS))]
         runs: u64,
         /// Measure the simulation only (no Docker needed).
         #[arg(long)]
@@ -245,7 +251,7 @@ pub enum Command {
     /// timeline, 100 parallel SSH handshakes, and the built-in matrix at 100 seeds.
     Bench {
         /// Seeds per scenario for the matrix timing.
-        #[arg(long, default_value_t = 100, value_name = "N")]
+        #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=sshrace_core::limits::SEEDS))]
         seeds: u64,
     },
 }
@@ -283,7 +289,7 @@ pub struct Common {
     /// Runs at once (default: the number of cores; on containers, 1). Results never depend
     /// on it in the simulation; container runs share the cores with their sshds, so more at
     /// once can slow real handshakes (measure before you compare).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = jobs)]
     pub jobs: Option<usize>,
     #[command(flatten)]
     pub backend: BackendArgs,
@@ -376,4 +382,41 @@ impl FormatArg {
             FormatArg::Html => return None,
         })
     }
+}
+
+/// A rate in [0, 1]; NaN and infinities are refused (`--max-failure-rate NaN` once passed every
+/// check).
+fn fraction(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if !(0.0..=1.0).contains(&value) {
+        return Err(format!("{text} is not in [0, 1]"));
+    }
+    Ok(value)
+}
+
+/// A significance level in (0, 1).
+fn open_fraction(text: &str) -> Result<f64, String> {
+    let value = fraction(text)?;
+    if value == 0.0 || value == 1.0 {
+        return Err(format!("{text} is not in (0, 1)"));
+    }
+    Ok(value)
+}
+
+/// Most runs at once `--jobs` takes.
+const MAX_JOBS: usize = 1024;
+
+/// `--jobs`: 1 to 1024.
+fn jobs(text: &str) -> Result<usize, String> {
+    let value: usize = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number"))?;
+    if !(1..=MAX_JOBS).contains(&value) {
+        return Err(format!("{value} is not in 1..={MAX_JOBS}"));
+    }
+    Ok(value)
 }

@@ -2,13 +2,14 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
 use anyhow::Context as _;
 use sshrace_runner::docker::run_docker;
-use sshrace_runner::report;
+use sshrace_runner::report::{self, Format};
 use sshrace_runner::{
-    ChromeTrace, Job, Registry, Row, RunResult, Timeline, execute, execute_by, execute_with,
-    run_one,
+    ChromeTrace, Job, Registry, Row, RunError, RunResult, Timeline, execute, execute_by,
+    execute_with, run_one,
 };
 use sshrace_strategy::BUILTIN;
 
@@ -105,7 +106,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => fuzz(&scenario, &strategy, cases, &seed),
         Command::Bench { seeds } => crate::bench::run(seeds),
         Command::Image { action } => crate::docker::image(action),
-        Command::Clean => crate::docker::clean(),
+        Command::Clean { all } => crate::docker::clean(all),
         Command::Calibrate {
             openssh,
             runs,
@@ -202,12 +203,84 @@ pub fn matrix_cells(
     Ok(cells)
 }
 
-/// Run every cell's seeds; results grouped per cell, in seed order.
+/// The runs that finished so far, by job index, for the rows an interrupted command prints.
+pub struct Finished {
+    runs: Mutex<Vec<Option<RunResult>>>,
+    /// For each job, its cell's index.
+    cell_of: Vec<usize>,
+    /// For each cell, its `max_failure_rate`.
+    expectations: Vec<Option<f64>>,
+    format: Format,
+    total: usize,
+}
+
+impl Finished {
+    fn new(cells: &[Cell], format: Format) -> Finished {
+        let cell_of: Vec<usize> = cells
+            .iter()
+            .enumerate()
+            .flat_map(|(index, cell)| cell.seeds.iter().map(move |_| index))
+            .collect();
+        Finished {
+            runs: Mutex::new(vec![None; cell_of.len()]),
+            total: cell_of.len(),
+            cell_of,
+            expectations: cells.iter().map(|c| c.max_failure_rate).collect(),
+            format,
+        }
+    }
+
+    fn record(&self, index: usize, run: &RunResult) {
+        if let Some(slot) = self.runs.lock().expect("finished lock").get_mut(index) {
+            *slot = Some(run.clone());
+        }
+    }
+
+    /// Print the rows of the runs that finished, marked incomplete, and how to rerun.
+    fn print_incomplete(&self, signal: i32) {
+        let runs = self.runs.lock().expect("finished lock");
+        let done = runs.iter().flatten().count();
+        let mut rows = Vec::new();
+        for (cell, expectation) in self.expectations.iter().enumerate() {
+            let mine: Vec<&RunResult> = runs
+                .iter()
+                .zip(&self.cell_of)
+                .filter(|(_, c)| **c == cell)
+                .filter_map(|(run, _)| run.as_ref())
+                .collect();
+            if !mine.is_empty() {
+                rows.push(Row::aggregate(&mine, *expectation));
+            }
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(report::render(&rows, self.format).as_bytes());
+        let _ = out.flush();
+        eprintln!(
+            "sshrace: interrupted by {}: INCOMPLETE, {done} of {} runs finished (the rows above count only those); no run was started after the signal",
+            crate::interrupt::name(signal),
+            self.total
+        );
+        eprintln!("sshrace: rerun: {}", crate::interrupt::rerun_command());
+    }
+}
+
+/// Run every cell's seeds; results grouped per cell, in seed order. With `finished`, every run
+/// that ends is recorded there, and no run starts once a stop was asked for (SIGINT, SIGTERM).
 pub fn execute_cells(
     cells: &[Cell],
     threads: usize,
     show_progress: bool,
     containers: Option<&Containers>,
+) -> anyhow::Result<Executed> {
+    execute_cells_recorded(cells, threads, show_progress, containers, None)
+}
+
+fn execute_cells_recorded(
+    cells: &[Cell],
+    threads: usize,
+    show_progress: bool,
+    containers: Option<&Containers>,
+    finished: Option<&Finished>,
 ) -> anyhow::Result<Executed> {
     let jobs: Vec<Job> = cells
         .iter()
@@ -221,25 +294,50 @@ pub fn execute_cells(
         .collect();
     let bar = crate::progress::bar(jobs.len(), show_progress);
     let progress = |done: usize| bar.set_position(done as u64);
+    // Which job a `&Job` is: its place in `jobs` (execute_by hands out references into it).
+    let first = jobs.as_ptr() as usize;
+    let index_of = move |job: &Job| (job as *const Job as usize - first) / size_of::<Job>();
+    let interrupted = || {
+        RunError::Interrupted(
+            crate::interrupt::requested().map_or("a signal", crate::interrupt::name),
+        )
+    };
     let results = match containers {
-        None => execute(&jobs, threads, &progress),
+        None if finished.is_none() => execute(&jobs, threads, &progress),
+        None => execute_by(&jobs, threads, &progress, &|job| {
+            if crate::interrupt::requested().is_some() {
+                return Err(interrupted());
+            }
+            let run = run_one(&job.scenario, &job.strategy, job.seed, false)?;
+            if let Some(finished) = finished {
+                finished.record(index_of(job), &run);
+            }
+            Ok(run)
+        }),
         Some(containers) => {
             let scales: Vec<(String, f64)> = cells
                 .iter()
                 .filter_map(|c| Some((c.scenario.name.clone(), c.time_scale?)))
                 .collect();
             execute_by(&jobs, threads, &progress, &|job| {
+                if crate::interrupt::requested().is_some() {
+                    return Err(interrupted());
+                }
                 let scale = scales
                     .iter()
                     .find(|(name, _)| *name == job.scenario.name)
                     .map_or(1.0, |(_, s)| *s);
-                run_docker(
+                let run = run_docker(
                     &job.scenario,
                     &job.strategy,
                     job.seed,
                     &containers.run(&job.scenario, scale),
                     false,
-                )
+                )?;
+                if let Some(finished) = finished {
+                    finished.record(index_of(job), &run);
+                }
+                Ok(run)
             })
         }
     };
@@ -366,11 +464,39 @@ fn report_cells(
         }
     }
     let start = std::time::Instant::now();
-    let Executed { grouped, broken } = execute_cells(
+    let finished = std::sync::Arc::new(Finished::new(
+        cells,
+        common.format.rows().unwrap_or(Format::Table),
+    ));
+    {
+        let finished = finished.clone();
+        let on_containers = containers.is_some();
+        crate::interrupt::install(move |signal| {
+            finished.print_incomplete(signal);
+            if on_containers {
+                // Twice: a run starting its containers as the signal came may add one after
+                // the first pass; none starts after it.
+                for pass in 0..2 {
+                    match sshrace_docker::clean::clean_own() {
+                        Ok(removed) if removed > 0 => {
+                            eprintln!("sshrace: removed {removed} container(s) of this run")
+                        }
+                        Ok(_) => {}
+                        Err(error) => eprintln!("sshrace: cleaning up: {error}"),
+                    }
+                    if pass == 0 {
+                        std::thread::sleep(std::time::Duration::from_secs(2));
+                    }
+                }
+            }
+        });
+    }
+    let Executed { grouped, broken } = execute_cells_recorded(
         cells,
         threads,
         common.format == FormatArg::Table,
         containers,
+        Some(&finished),
     )?;
     let mut failed = false;
     if common.check_determinism {

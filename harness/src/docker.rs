@@ -149,10 +149,19 @@ pub fn image(action: ImageAction) -> anyhow::Result<ExitCode> {
 }
 
 /// `sshrace clean`.
-pub fn clean() -> anyhow::Result<ExitCode> {
+pub fn clean(all: bool) -> anyhow::Result<ExitCode> {
     sshrace_docker::preflight::docker_available()?;
-    let removed = sshrace_docker::clean::clean(None)?;
-    println!("removed {removed} container(s) and network(s) labelled sshrace=1");
+    let cleaned = sshrace_docker::clean::clean_runs(all)?;
+    println!(
+        "removed {} container(s), {} network(s) labelled sshrace=1 and {} run folder(s) /tmp/sshrace-PID-N",
+        cleaned.containers, cleaned.networks, cleaned.folders
+    );
+    if cleaned.spared > 0 {
+        println!(
+            "left {} container(s) of runs still going (sshrace clean --all removes them too)",
+            cleaned.spared
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

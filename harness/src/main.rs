@@ -11,6 +11,7 @@ mod commands;
 mod compare;
 mod determinism;
 mod docker;
+mod interrupt;
 mod plan;
 mod progress;
 mod sweep;
