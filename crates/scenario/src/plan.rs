@@ -342,10 +342,11 @@ mod tests {
 
     #[test]
     fn poisson_arrivals_average_near_the_rate() {
-        // 60 per hour over 1000 hours: 60000 expected, standard deviation about 245.
+        // 600 per hour over 100 hours: 60000 expected, standard deviation about 245. (Was 60
+        // per hour over 1000 hours, the same count, until sim.duration_ms got its 7-day limit.)
         let text = MINIMAL
-            .replace("duration_ms = 60000", "duration_ms = 3600000000")
-            .replace("at_ms = 1000", "rate_per_hour = 60.0");
+            .replace("duration_ms = 60000", "duration_ms = 360000000")
+            .replace("at_ms = 1000", "rate_per_hour = 600.0");
         let scenario = scenario(&text);
         for seed in [1, 2, 3] {
             let plan = scenario.plan(seed);
