@@ -105,15 +105,10 @@ fn a_hundred_million_seeds_are_refused_at_once() {
 
 #[test]
 fn nan_and_out_of_range_rates_are_refused() {
+    // `--flag=value` form: as two words clap would read `-1` as a flag of its own.
     for rate in ["NaN", "-1", "2", "inf"] {
-        let out = sshrace(&[
-            "run",
-            "max-sessions-one-master",
-            "--seeds",
-            "1",
-            "--max-failure-rate",
-            rate,
-        ]);
+        let flag = format!("--max-failure-rate={rate}");
+        let out = sshrace(&["run", "max-sessions-one-master", "--seeds", "1", &flag]);
         assert_eq!(out.status.code(), Some(2), "{rate}: {}", text(&out.stderr));
         assert!(text(&out.stderr).contains("--max-failure-rate"), "{rate}");
     }
@@ -123,8 +118,7 @@ fn nan_and_out_of_range_rates_are_refused() {
             "stop-then-reap",
             "--strategy",
             "mux-exit,mux-stop",
-            "--alpha",
-            alpha,
+            &format!("--alpha={alpha}"),
         ]);
         assert_eq!(out.status.code(), Some(2), "{alpha}: {}", text(&out.stderr));
     }
