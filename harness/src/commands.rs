@@ -282,16 +282,7 @@ fn execute_cells_recorded(
     containers: Option<&Containers>,
     finished: Option<&Finished>,
 ) -> anyhow::Result<Executed> {
-    let jobs: Vec<Job> = cells
-        .iter()
-        .flat_map(|cell| {
-            cell.seeds.iter().map(|seed| Job {
-                scenario: cell.scenario.clone(),
-                strategy: cell.strategy.clone(),
-                seed: *seed,
-            })
-        })
-        .collect();
+    let jobs: Vec<Job> = crate::plan::jobs(cells);
     let bar = crate::progress::bar(jobs.len(), show_progress);
     let progress = |done: usize| bar.set_position(done as u64);
     // Which job a `&Job` is: its place in `jobs` (execute_by hands out references into it).

@@ -61,16 +61,7 @@ pub fn check(
     passes: u32,
     show_progress: bool,
 ) -> anyhow::Result<bool> {
-    let jobs: Vec<Job> = cells
-        .iter()
-        .flat_map(|cell| {
-            cell.seeds.iter().map(|seed| Job {
-                scenario: cell.scenario.clone(),
-                strategy: cell.strategy.clone(),
-                seed: *seed,
-            })
-        })
-        .collect();
+    let jobs: Vec<Job> = crate::plan::jobs(cells);
     let first: Vec<&RunResult> = first.iter().flatten().collect();
     anyhow::ensure!(first.len() == jobs.len(), "one first-pass result per run");
     let mut differing = vec![false; jobs.len()];

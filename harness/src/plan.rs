@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use sshrace_core::{StrategyParams, limits};
-use sshrace_runner::Registry;
+use sshrace_runner::{Job, Registry};
 use sshrace_scenario::Scenario;
 use sshrace_strategy::StrategySpec;
 
@@ -18,6 +18,20 @@ pub struct Cell {
     pub max_failure_rate: Option<f64>,
     /// Real seconds per scenario second on containers (`None`: the simulation).
     pub time_scale: Option<f64>,
+}
+
+/// Every (scenario, strategy, seed) run of `cells`, cell by cell, in seed order.
+pub fn jobs(cells: &[Cell]) -> Vec<Job> {
+    cells
+        .iter()
+        .flat_map(|cell| {
+            cell.seeds.iter().map(|seed| Job {
+                scenario: cell.scenario.clone(),
+                strategy: cell.strategy.clone(),
+                seed: *seed,
+            })
+        })
+        .collect()
 }
 
 /// Load a scenario from a file path, or a built-in by name.
