@@ -21,7 +21,8 @@ fuzz: no violation found); 1 a failure rate broke an expectation (--max-failure-
 scenario's [[expect]]), --check-determinism found a difference or fuzz found a violation;
 2 usage, scenario or environment error.
 
-Environment: SSHRACE_SEED sets --seed for replay; RUST_LOG filters logs on stderr.")]
+Environment: SSHRACE_SEED sets --seed for replay; SSHRACE_SHARD sets --shard for run and matrix;
+RUST_LOG filters logs on stderr.")]
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
@@ -54,6 +55,29 @@ pub enum Command {
         scenarios: Option<PathBuf>,
         #[command(flatten)]
         common: Common,
+    },
+    /// Print the report of a sharded run, matrix or sweep from its shards' results files: the
+    /// same bytes, in every format, and the same exit status as the unsharded command.
+    ///
+    /// Each shard runs with --shard K/N --out FILE (on its own machine, say a CI job); merge
+    /// reads every shard's FILE. It refuses, in one line with exit 2, files of another sshrace
+    /// version or of another command (the plan digest covers the scenario files, strategies,
+    /// seeds, expectations and backend), a shard given twice or missing, and a run present
+    /// twice.
+    ///
+    /// Example: sshrace matrix --shard 2/3 --out shard-2.json   (on each of 3 machines)
+    ///          sshrace merge shard-*.json --format markdown
+    Merge {
+        /// The shards' results files (--out), in any order.
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+        /// Output format of the results on stdout (html: not from results files; render it
+        /// from an unsharded run).
+        #[arg(long, value_enum, default_value_t = FormatArg::Table)]
+        format: FormatArg,
+        /// For a sweep's results: also write its SVG chart here.
+        #[arg(long, value_name = "FILE")]
+        plot: Option<PathBuf>,
     },
     /// Re-run exactly one run and print its timeline.
     ///
@@ -128,6 +152,13 @@ pub enum Command {
         /// Simulations to run at once (default: the number of cores). Results never depend on it.
         #[arg(long, value_name = "N", value_parser = jobs)]
         jobs: Option<usize>,
+        /// Run only shard K of N of the sweep's runs (needs --out when N > 1; the shard prints
+        /// no table and no chart: `sshrace merge` does, from every shard's file).
+        #[arg(long, env = "SSHRACE_SHARD", value_name = "K/N", value_parser = shard)]
+        shard: Option<sshrace_runner::Shard>,
+        /// Also write every run's results to FILE (JSON), the input of `sshrace merge`.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
     /// Run two strategies on the same seeds and report the difference in failure rate, paired
     /// by seed.
@@ -291,6 +322,17 @@ pub struct Common {
     /// once can slow real handshakes (measure before you compare).
     #[arg(long, value_name = "N", value_parser = jobs)]
     pub jobs: Option<usize>,
+    /// Run only shard K of N (1 <= K <= N <= 10000): every N-th run of the whole command,
+    /// starting at the K-th, so each cell's seeds are spread over all shards. Which shard a run
+    /// lands in never depends on --jobs or the machine. With N > 1 the rows on stdout count
+    /// only this shard's runs and expectations are not judged (exit 0 unless an error): write
+    /// --out on every shard and let `sshrace merge` judge the whole.
+    #[arg(long, env = "SSHRACE_SHARD", value_name = "K/N", value_parser = shard)]
+    pub shard: Option<sshrace_runner::Shard>,
+    /// Also write every run's results to FILE as JSON (a results file): the input of
+    /// `sshrace merge`, which prints the unsharded command's report from the shards' files.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
@@ -404,6 +446,11 @@ fn open_fraction(text: &str) -> Result<f64, String> {
         return Err(format!("{text} is not in (0, 1)"));
     }
     Ok(value)
+}
+
+/// `--shard K/N`.
+fn shard(text: &str) -> Result<sshrace_runner::Shard, String> {
+    sshrace_runner::Shard::parse(text)
 }
 
 /// Most runs at once `--jobs` takes.

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use sshrace_runner::docker::run_docker;
 use sshrace_runner::report::{self, Format};
 use sshrace_runner::{
-    ChromeTrace, Job, Registry, Row, RunError, RunResult, Timeline, execute, execute_by,
+    ChromeTrace, Job, Registry, Row, RunError, RunResult, Shard, Timeline, execute, execute_by,
     execute_with, run_one,
 };
 use sshrace_strategy::BUILTIN;
@@ -35,7 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 None => None,
             };
             let cells = plan::cells(scenario, &strategies, &seeds, max_failure_rate, time_scale)?;
-            report_cells(&cells, &common, containers.as_ref())
+            report_cells(cells, &common, containers.as_ref())
         }
         Command::Matrix { scenarios, common } => {
             let seeds = plan::parse_seeds(&common.seeds)?;
@@ -46,8 +46,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 containers.as_ref(),
                 common.backend.openssh.as_deref(),
             )?;
-            report_cells(&cells, &common, containers.as_ref())
+            report_cells(cells, &common, containers.as_ref())
         }
+        Command::Merge {
+            files,
+            format,
+            plot,
+        } => crate::merge::run(&files, format, plot.as_deref()),
         Command::Replay {
             scenario,
             strategy,
@@ -71,6 +76,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             format,
             plot,
             jobs,
+            shard,
+            out,
         } => crate::sweep::run(crate::sweep::SweepArgs {
             scenario,
             strategies,
@@ -80,6 +87,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             format,
             plot,
             threads: threads(jobs),
+            shard: shard.unwrap_or(sshrace_runner::Shard::ALL),
+            out,
         }),
         Command::Compare {
             scenario,
@@ -335,8 +344,8 @@ fn execute_cells_recorded(
     bar.finish_and_clear();
     let mut results = results.into_iter();
     let mut grouped = Vec::new();
-    let mut broken = 0;
-    for cell in cells {
+    let mut broken = Vec::new();
+    for (index, cell) in cells.iter().enumerate() {
         let mut runs = Vec::new();
         for seed in &cell.seeds {
             let result = results
@@ -346,32 +355,37 @@ fn execute_cells_recorded(
             match result {
                 Ok(run) => runs.push(run),
                 Err(error) if containers.is_none() => return Err(error),
-                // A container run that could not be carried out (the testbed, not the
-                // strategy): said with its replay line; the other runs still report.
                 Err(error) => {
-                    broken += 1;
-                    eprintln!(
-                        "sshrace: run not carried out: {error:#}\n  replay: sshrace replay {} --strategy {} --seed {seed}{}",
-                        cell.scenario.path,
-                        cell.strategy.name(),
-                        replay_backend(cell, containers)
-                    );
+                    let error = format!("{error:#}");
+                    not_carried_out(&error, &replay_command(cell, *seed, containers));
+                    broken.push((index, *seed, error));
                 }
             }
         }
         grouped.push(runs);
     }
-    if broken > 0 {
+    not_carried_out_total(broken.len());
+    Ok(Executed { grouped, broken })
+}
+
+/// Say that a container run could not be carried out (the testbed, not the strategy), with its
+/// replay line; the other runs still report.
+pub fn not_carried_out(error: &str, replay: &str) {
+    eprintln!("sshrace: run not carried out: {error}\n  replay: {replay}");
+}
+
+/// The line after the runs not carried out, if any.
+pub fn not_carried_out_total(count: usize) {
+    if count > 0 {
         eprintln!(
-            "sshrace: {broken} container run(s) not carried out (above); their cells count fewer runs"
+            "sshrace: {count} container run(s) not carried out (above); their cells count fewer runs"
         );
     }
-    Ok(Executed { grouped, broken })
 }
 
 /// The backend flags of the command that replays a run of `cell` (none in the simulation):
 /// ` --backend docker --openssh V --client C --time-scale 1/N`.
-fn replay_backend(cell: &Cell, containers: Option<&Containers>) -> String {
+pub fn replay_backend(cell: &Cell, containers: Option<&Containers>) -> String {
     let Some(c) = containers else {
         return String::new();
     };
@@ -389,8 +403,9 @@ fn replay_backend(cell: &Cell, containers: Option<&Containers>) -> String {
 pub struct Executed {
     /// Per cell, its runs in seed order (without the ones not carried out).
     pub grouped: Vec<Vec<RunResult>>,
-    /// Container runs that failed to run (testbed errors); always 0 in the simulation.
-    pub broken: usize,
+    /// Container runs that could not be carried out (testbed errors): (cell index, seed, why);
+    /// always empty in the simulation.
+    pub broken: Vec<(usize, u64, String)>,
 }
 
 /// `--jobs`, or the number of cores.
@@ -399,11 +414,19 @@ pub fn threads(jobs: Option<usize>) -> usize {
 }
 
 fn report_cells(
-    cells: &[Cell],
+    mut cells: Vec<Cell>,
     common: &Common,
     containers: Option<&Containers>,
 ) -> anyhow::Result<ExitCode> {
     let passes = crate::determinism::validate(common.check_determinism, common.repeat)?;
+    // What a results file says of the whole command, taken before the shard keeps its part.
+    let results = common
+        .out
+        .as_ref()
+        .map(|_| crate::merge::Header::of(&cells, containers));
+    let shard = common.shard.unwrap_or(Shard::ALL);
+    let sharded = plan::shard(&mut cells, shard);
+    let cells = &cells[..];
     let threads = match containers {
         None => threads(common.jobs),
         // Container runs share the machine's cores with the sshds they start, and many races
@@ -437,6 +460,9 @@ fn report_cells(
         cells.len(),
         common.seeds
     );
+    if !shard.is_all() {
+        eprintln!("sshrace: shard {shard}: {runs} of {} runs", sharded.total);
+    }
     if containers.is_some() {
         for cell in cells {
             if let Some(scale) = cell.time_scale {
@@ -514,14 +540,52 @@ fn report_cells(
         Some(format) => report::render(&rows, format),
         None => html_page(&reported, containers, threads)?,
     };
+    if let (Some(path), Some(header)) = (&common.out, results) {
+        crate::merge::write(path, &header.file(&sharded, cells, &grouped, &broken))?;
+    }
+    write_stdout(&text)?;
+    let breaks = replay_lines(
+        reported
+            .iter()
+            .map(|(cell, row)| (row, |seed| replay_command(cell, seed, containers))),
+    );
+    eprintln!(
+        "sshrace: {runs} runs in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
+    if shard.is_all() {
+        failed |= breaks;
+    } else if breaks {
+        eprintln!(
+            "sshrace: shard {shard}: a row breaks its expectation on this shard's runs alone; `sshrace merge` judges the whole"
+        );
+    }
+    Ok(if !broken.is_empty() {
+        ExitCode::from(2)
+    } else if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Write `text` to stdout.
+pub fn write_stdout(text: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())?;
     out.flush()?;
-    for (cell, row) in reported.iter().map(|(cell, row)| (*cell, row)) {
+    Ok(())
+}
+
+/// For each row with a failing seed, print the command that replays its first one; true when
+/// a row breaks its expectation.
+pub fn replay_lines<'a, F: Fn(u64) -> String>(rows: impl Iterator<Item = (&'a Row, F)>) -> bool {
+    let mut breaks = false;
+    for (row, replay) in rows {
         if let Some(seed) = row.failing_seeds.first() {
             eprintln!(
                 "replay: {}{}",
-                replay_command(cell, *seed, containers),
+                replay(*seed),
                 if row.breaks_expectation() {
                     "   (breaks its expectation)"
                 } else {
@@ -529,19 +593,9 @@ fn report_cells(
                 }
             );
         }
-        failed |= row.breaks_expectation();
+        breaks |= row.breaks_expectation();
     }
-    eprintln!(
-        "sshrace: {runs} runs in {:.1} s",
-        start.elapsed().as_secs_f64()
-    );
-    Ok(if broken > 0 {
-        ExitCode::from(2)
-    } else if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    breaks
 }
 
 /// The command that replays `seed` of `cell`.

@@ -12,6 +12,7 @@ mod compare;
 mod determinism;
 mod docker;
 mod interrupt;
+mod merge;
 mod plan;
 mod progress;
 mod sweep;

@@ -1,12 +1,13 @@
 //! What will run: scenarios loaded and checked, strategies resolved, seeds expanded, before
 //! anything runs (nothing half-runs on bad input).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use sshrace_core::{StrategyParams, limits};
-use sshrace_runner::{Job, Registry};
+use sshrace_runner::{Job, Registry, Shard};
 use sshrace_scenario::Scenario;
 use sshrace_strategy::StrategySpec;
 
@@ -32,6 +33,40 @@ pub fn jobs(cells: &[Cell]) -> Vec<Job> {
             })
         })
         .collect()
+}
+
+/// What `--shard` kept of a command's cells.
+pub struct Sharded {
+    /// The shard.
+    pub shard: Shard,
+    /// Runs of the unsharded command.
+    pub total: usize,
+    /// Per cell, seed -> its job index in the unsharded job list (the seeds this shard kept).
+    pub job_of: Vec<BTreeMap<u64, u64>>,
+}
+
+/// Keep in `cells` only the seeds whose jobs are in `shard` (a cell may keep none). Which
+/// those are depends only on the unsharded job list, never on threads.
+pub fn shard(cells: &mut [Cell], shard: Shard) -> Sharded {
+    let mut job = 0usize;
+    let mut job_of = Vec::with_capacity(cells.len());
+    for cell in cells.iter_mut() {
+        let mut kept = BTreeMap::new();
+        cell.seeds.retain(|seed| {
+            let mine = shard.contains(job);
+            if mine {
+                kept.insert(*seed, job as u64);
+            }
+            job += 1;
+            mine
+        });
+        job_of.push(kept);
+    }
+    Sharded {
+        shard,
+        total: job,
+        job_of,
+    }
 }
 
 /// Load a scenario from a file path, or a built-in by name.

@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, anyhow};
 use sshrace_runner::report::render_sweep;
-use sshrace_runner::{Registry, SweepPlan, measure_only, parse_values, sweep_svg};
+use sshrace_runner::{
+    Job, Registry, ResultCell, ResultRun, RunSummary, Shard, SweepHeader, SweepPlan, execute,
+    measure_only, parse_values, sweep_svg,
+};
 
 use crate::cli::FormatArg;
 use crate::plan;
@@ -21,6 +24,8 @@ pub struct SweepArgs {
     pub format: FormatArg,
     pub plot: PathBuf,
     pub threads: usize,
+    pub shard: Shard,
+    pub out: Option<PathBuf>,
 }
 
 pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
@@ -37,6 +42,12 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
     })?;
     let values =
         parse_values(values).map_err(|reason| anyhow!("--param {}: {reason}", args.param))?;
+    if !args.shard.is_all() && args.out.is_none() {
+        anyhow::bail!(
+            "--shard {} needs --out FILE: a shard of a sweep prints nothing, `sshrace merge` prints the sweep from every shard's file",
+            args.shard
+        );
+    }
     let seeds = plan::parse_seeds(&args.seeds)?;
     let mut scenario = plan::load_scenario(&args.scenario)?;
     measure_only(&mut scenario, &args.measure)?;
@@ -58,7 +69,8 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
         &seeds,
     )
     .with_context(|| format!("scenario {}", scenario.path))?;
-    let jobs = sweep_plan.jobs().len();
+    let all_jobs = sweep_plan.jobs();
+    let jobs = all_jobs.len();
     eprintln!(
         "sshrace: sweep {} {name} over {} values x {} strategies x {} seeds = {jobs} runs, backend sim, {} threads",
         scenario.path,
@@ -67,11 +79,72 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
         seeds.len(),
         args.threads
     );
+    let header = args
+        .out
+        .as_ref()
+        .map(|_| header(&scenario, &sweep_plan, &strategies, &values));
     let start = std::time::Instant::now();
+    if !args.shard.is_all() {
+        // A shard: its runs, to the results file only.
+        let mine: Vec<(usize, Job)> = all_jobs
+            .into_iter()
+            .enumerate()
+            .filter(|(index, _)| args.shard.contains(*index))
+            .collect();
+        eprintln!(
+            "sshrace: shard {}: {} of {jobs} runs",
+            args.shard,
+            mine.len()
+        );
+        let shard_jobs: Vec<Job> = mine.iter().map(|(_, job)| job.clone()).collect();
+        let bar = crate::progress::bar(shard_jobs.len(), args.format == FormatArg::Table);
+        let results = execute(&shard_jobs, args.threads, &|done| {
+            bar.set_position(done as u64)
+        });
+        bar.finish_and_clear();
+        let mut runs = Vec::with_capacity(results.len());
+        for ((index, _), result) in mine.iter().zip(results) {
+            let run = result.with_context(|| format!("scenario {}", scenario.path))?;
+            runs.push(ResultRun {
+                job: *index as u64,
+                cell: (*index / seeds.len()) as u32,
+                summary: RunSummary::of(&run),
+            });
+        }
+        let (Some(path), Some(header)) = (&args.out, header) else {
+            unreachable!("--shard without --out is refused above");
+        };
+        crate::merge::write(path, &header.results(args.shard, jobs, runs, Vec::new()))?;
+        eprintln!(
+            "sshrace: {} runs in {:.1} s",
+            shard_jobs.len(),
+            start.elapsed().as_secs_f64()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let bar = crate::progress::bar(jobs, args.format == FormatArg::Table);
-    let sweep = sweep_plan.run(args.threads, &|done| bar.set_position(done as u64));
+    let results = execute(&all_jobs, args.threads, &|done| {
+        bar.set_position(done as u64)
+    });
     bar.finish_and_clear();
-    let sweep = sweep.with_context(|| format!("scenario {}", scenario.path))?;
+    if let (Some(path), Some(header)) = (&args.out, header) {
+        let mut runs = Vec::with_capacity(results.len());
+        for (index, result) in results.iter().enumerate() {
+            if let Ok(run) = result {
+                runs.push(ResultRun {
+                    job: index as u64,
+                    cell: (index / seeds.len()) as u32,
+                    summary: RunSummary::of(run),
+                });
+            }
+        }
+        if runs.len() == jobs {
+            crate::merge::write(path, &header.results(Shard::ALL, jobs, runs, Vec::new()))?;
+        }
+    }
+    let sweep = sweep_plan
+        .collect(results)
+        .with_context(|| format!("scenario {}", scenario.path))?;
     let svg = sweep_svg(&sweep)?;
     std::fs::write(&args.plot, svg)
         .with_context(|| format!("writing the plot to {}", args.plot.display()))?;
@@ -84,4 +157,54 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
         args.plot.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// What a sweep's results file says of the whole sweep: a cell per (value, strategy), value by
+/// value, and a digest of the scenario (as measured), the parameter, values, strategies and
+/// seeds.
+fn header(
+    scenario: &sshrace_scenario::Scenario,
+    plan: &SweepPlan,
+    strategies: &[String],
+    values: &[f64],
+) -> crate::merge::Header {
+    let mut cells = Vec::new();
+    let mut parts = vec![
+        scenario.path.clone(),
+        scenario.to_toml(),
+        plan.parameter.clone(),
+        format!("{values:?}"),
+        format!("{:?}", plan.seeds),
+    ];
+    for (_, per_strategy) in &plan.points {
+        for (name, jobs) in strategies.iter().zip(per_strategy) {
+            let strategy = jobs
+                .first()
+                .map_or(name.clone(), |job| job.strategy.name().to_owned());
+            parts.push(
+                jobs.first()
+                    .map(|job| format!("{:?}", job.strategy))
+                    .unwrap_or_default(),
+            );
+            cells.push(ResultCell {
+                scenario: scenario.name.clone(),
+                strategy,
+                path: scenario.path.clone(),
+                max_failure_rate: None,
+                seeds: plan.seeds.len() as u64,
+                replay_flags: String::new(),
+            });
+        }
+    }
+    crate::merge::Header {
+        cells,
+        plan: sshrace_runner::plan_digest(parts.iter().map(String::as_str)),
+        sweep: Some(SweepHeader {
+            scenario: scenario.name.clone(),
+            parameter: plan.parameter.clone(),
+            values: values.to_vec(),
+            seeds: plan.seeds.clone(),
+            measured: plan.measured.clone(),
+        }),
+    }
 }

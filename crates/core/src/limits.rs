@@ -47,6 +47,10 @@ pub const TICK_MS: u64 = 1_000;
 /// Longest one-way latency, jitter and per-handshake cost (`latency_ms`, `jitter_ms`,
 /// `handshake_cost_ms`).
 pub const LATENCY_MS: u64 = 60_000;
+/// Most shards a command is split into (`--shard K/N`, `SSHRACE_SHARD`).
+pub const SHARDS: u64 = 10_000;
+/// Largest results file `sshrace merge` reads (`--out`), in bytes; checked before reading.
+pub const RESULTS_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The limits, as the README's table lists them.
 pub const ALL: &[Limit] = &[
@@ -129,6 +133,16 @@ pub const ALL: &[Limit] = &[
         what: "`latency_ms`, `jitter_ms`, `handshake_cost_ms`",
         value: "60,000 ms",
         why: "",
+    },
+    Limit {
+        what: "shards (`--shard K/N`, `SSHRACE_SHARD`)",
+        value: "N up to 10,000",
+        why: "K from 1 to N; a shard runs every N-th job",
+    },
+    Limit {
+        what: "results file (`--out`, read by `sshrace merge`)",
+        value: "256 MiB",
+        why: "checked before reading; about 0.5 KiB a run plus 8 bytes a successful operation",
     },
     Limit {
         what: "zero `attempts`, `max_connections`, `max_sessions`, `handshake_limit`",

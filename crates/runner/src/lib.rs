@@ -12,6 +12,8 @@
 //! - [`run_one`]: one run, with its trace, for replay.
 //! - [`Job`] and [`execute`]: many runs in parallel.
 //! - [`Row::aggregate`]: runs to a report row.
+//! - [`Shard`]: shard K of N of a command's runs; [`Results`]: a results file (`--out`) that
+//!   [`merge`] combines into the rows of the unsharded command, exactly.
 //! - [`ChromeTrace`]: a run's trace for Perfetto and `chrome://tracing`; [`Timeline`]: the same
 //!   trace as lanes of bars and markers, for the HTML report.
 //! - [`SweepPlan`] and [`Sweep`]: one [`Parameter`] over a range of values, a row per value and
@@ -49,8 +51,10 @@ mod plot;
 mod record;
 mod registry;
 pub mod report;
+mod results;
 mod row;
 mod run;
+mod shard;
 mod stats;
 mod sweep;
 mod timeline;
@@ -71,8 +75,13 @@ pub use parameter::{HostKey, Parameter, WorkloadKey, parse_values};
 pub use plot::sweep_svg;
 pub use record::{OpRecord, OpResult};
 pub use registry::Registry;
+pub use results::{
+    Merged, NotCarriedOut, RESULTS_FORMAT, ResultCell, ResultRun, Results, RunSummary, SweepHeader,
+    VERSION, merge, plan_digest,
+};
 pub use row::{Row, SeedTrace};
 pub use run::{Backend, RunResult, run_one};
+pub use shard::Shard;
 #[cfg(feature = "stats")]
 pub use stats::{PairedT, paired_t, sign_test};
 pub use stats::{percentile, wilson};

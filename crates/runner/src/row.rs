@@ -1,8 +1,7 @@
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use sshrace_core::Outcome;
-
-use crate::{RunResult, percentile, wilson};
+use crate::{RunResult, RunSummary, percentile, wilson};
 
 /// One (scenario, strategy, backend) cell of a report: failure rate over every measured
 /// operation of every run, with a 95% Wilson interval, per-outcome counts and resource figures.
@@ -70,26 +69,44 @@ impl Row {
     /// Aggregate `runs` (all of one scenario and strategy).
     pub fn aggregate(runs: &[&RunResult], max_failure_rate: Option<f64>) -> Row {
         let first = runs.first().expect("a row needs at least one run");
+        let summaries: Vec<RunSummary> = runs.iter().map(|run| RunSummary::of(run)).collect();
+        Row::from_summaries(
+            &first.scenario,
+            &first.strategy,
+            &summaries.iter().collect::<Vec<_>>(),
+            max_failure_rate,
+        )
+    }
+
+    /// Aggregate the summaries of runs of `scenario` with `strategy` (what a results file
+    /// holds): the same row as [`Row::aggregate`] of the runs themselves.
+    pub fn from_summaries(
+        scenario: &str,
+        strategy: &str,
+        runs: &[&RunSummary],
+        max_failure_rate: Option<f64>,
+    ) -> Row {
+        let first = runs.first().expect("a row needs at least one run");
         let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
         let mut latencies = Vec::new();
-        let (mut operations, mut failures) = (0u64, 0u64);
+        let mut failures = 0u64;
         for run in runs {
-            for (record, outcome) in run.measured() {
-                operations += 1;
-                failures += run.counts_as_failure(*outcome) as u64;
-                *outcomes.entry(outcome.key()).or_default() += 1;
-                if *outcome == Outcome::Success
-                    && let Some(finished) = record.finished
-                {
-                    latencies.push((finished - record.started).as_secs_f64() * 1000.0);
-                }
+            for (key, count) in &run.outcomes {
+                *outcomes.entry(key.clone()).or_default() += count;
             }
+            failures += run.failures;
+            latencies.extend(
+                run.latencies_ns
+                    .iter()
+                    .map(|ns| Duration::from_nanos(*ns).as_secs_f64() * 1000.0),
+            );
         }
+        let operations: u64 = outcomes.values().sum();
         let (ci_low, ci_high) = wilson(failures, operations);
         Row {
-            scenario: first.scenario.clone(),
-            strategy: first.strategy.clone(),
-            backend: first.backend.name().to_owned(),
+            scenario: scenario.to_owned(),
+            strategy: strategy.to_owned(),
+            backend: first.backend.clone(),
             runs: runs.len() as u64,
             operations,
             failures,
@@ -125,7 +142,7 @@ impl Row {
                 .iter()
                 .map(|r| SeedTrace {
                     seed: r.seed,
-                    trace: r.trace_hash.clone(),
+                    trace: r.trace.clone(),
                 })
                 .collect(),
         }

@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use sshrace_runner::Shard;
 use sshrace_scenario::Scenario;
 
 use crate::cell::{Cell, run_cells};
@@ -126,9 +127,29 @@ impl Check {
                 });
             }
         }
+        // SSHRACE_SHARD splits the (scenario, seed) pairs over machines; a replay runs its seed.
+        let shard = match plan {
+            SeedPlan::Replay(_) => Shard::ALL,
+            SeedPlan::Range(_) => crate::seeds::shard_from_env()?,
+        };
+        let mut per_scenario: Vec<Vec<u64>> = self
+            .scenarios
+            .iter()
+            .map(|s| plan.for_scenario(s))
+            .collect();
+        let total: usize = per_scenario.iter().map(Vec::len).sum();
+        crate::seeds::shard_seeds(&mut per_scenario, shard);
+        if !shard.is_all() {
+            eprintln!(
+                "sshrace: SSHRACE_SHARD={shard}: {} of {total} (scenario, seed) pairs of this check run here",
+                per_scenario.iter().map(Vec::len).sum::<usize>()
+            );
+        }
         let mut cells = Vec::new();
-        for scenario in &self.scenarios {
-            let seeds = plan.for_scenario(scenario);
+        for (scenario, seeds) in self.scenarios.iter().zip(per_scenario) {
+            if seeds.is_empty() {
+                continue;
+            }
             cells.push(Cell::new(scenario, &self.strategy, seeds.clone(), true)?);
             for other in &self.others {
                 cells.push(Cell::new(scenario, other, seeds.clone(), false)?);

@@ -39,7 +39,8 @@ pub enum Error {
         /// Path of the second.
         second: String,
     },
-    /// `SSHRACE_SEED` or `SSHRACE_SEEDS` holds something that is not a seed or a range.
+    /// `SSHRACE_SEED`, `SSHRACE_SEEDS` or `SSHRACE_SHARD` holds something that is not a seed, a
+    /// range or a shard.
     #[error("{variable}={value:?}: {message}")]
     Environment {
         /// The variable.

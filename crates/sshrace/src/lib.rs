@@ -111,6 +111,10 @@
 //!   print each run's timeline (every connection, session, fault and outcome in virtual time) to
 //!   the test's output before the assertions run.
 //! - `SSHRACE_SEEDS=A..B` (or `N` for `0..N`): run these seeds instead of the check's.
+//! - `SSHRACE_SHARD=K/N`: run only shard K of N of each check's (scenario, seed) pairs, to
+//!   split a heavy check over N CI jobs (every strategy of the check runs a seed in the same
+//!   shard, so paired comparisons hold; each shard's assertions judge its own runs). With
+//!   `SSHRACE_SEED` the replayed seed runs whatever the shard.
 //!
 //! A failure message ends with the command that replays a failing seed. For your own strategy it
 //! is the test itself, named from the test thread:

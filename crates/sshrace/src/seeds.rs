@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use sshrace_runner::Shard;
 use sshrace_scenario::Scenario;
 
 use crate::Error;
@@ -10,6 +11,8 @@ use crate::Error;
 pub(crate) const SEED_VARIABLE: &str = "SSHRACE_SEED";
 /// Override the seed range: `A..B`, or `N` for `0..N`.
 pub(crate) const SEEDS_VARIABLE: &str = "SSHRACE_SEEDS";
+/// Run only this shard of each check's (scenario, seed) pairs: `K/N`, as `sshrace --shard`.
+pub(crate) const SHARD_VARIABLE: &str = "SSHRACE_SHARD";
 /// Seeds a check runs when it is not told: as `sshrace run --seeds 20`.
 pub(crate) const DEFAULT_SEEDS: Range<u64> = 0..20;
 
@@ -76,6 +79,35 @@ impl SeedPlan {
                 all
             }
         }
+    }
+}
+
+/// `SSHRACE_SHARD`, or the whole when it is not set.
+pub(crate) fn shard_from_env() -> Result<Shard, Error> {
+    match std::env::var(SHARD_VARIABLE) {
+        Ok(text) if !text.trim().is_empty() => {
+            Shard::parse(&text).map_err(|message| Error::Environment {
+                variable: SHARD_VARIABLE,
+                value: text.clone(),
+                message,
+            })
+        }
+        _ => Ok(Shard::ALL),
+    }
+}
+
+/// Keep `shard`'s part of each scenario's seeds. The unit is a (scenario, seed) pair, counted
+/// scenario by scenario, so every strategy of a check runs a seed in the same shard (the
+/// paired comparison of [`Report::assert_not_worse_than`](crate::Report::assert_not_worse_than)
+/// needs both runs of a seed) and a scenario's seeds are spread over all shards.
+pub(crate) fn shard_seeds(per_scenario: &mut [Vec<u64>], shard: Shard) {
+    let mut unit = 0usize;
+    for seeds in per_scenario {
+        seeds.retain(|_| {
+            let mine = shard.contains(unit);
+            unit += 1;
+            mine
+        });
     }
 }
 
@@ -158,6 +190,22 @@ mod tests {
     fn an_empty_configured_range_is_an_error() {
         let error = SeedPlan::choose(None, None, &[]).unwrap_err();
         assert!(matches!(error, Error::NoSeeds));
+    }
+
+    #[test]
+    fn a_shard_keeps_every_nth_scenario_seed_pair() {
+        let mut seeds = vec![vec![0, 1, 2, 3], vec![10, 11, 12]];
+        let mut all = Vec::new();
+        for k in 1..=3 {
+            let mut part = seeds.clone();
+            shard_seeds(&mut part, Shard::new(k, 3).unwrap());
+            all.push(part);
+        }
+        assert_eq!(all[0], vec![vec![0, 3], vec![12]]);
+        assert_eq!(all[1], vec![vec![1], vec![10]]);
+        assert_eq!(all[2], vec![vec![2], vec![11]]);
+        shard_seeds(&mut seeds, Shard::ALL);
+        assert_eq!(seeds, vec![vec![0, 1, 2, 3], vec![10, 11, 12]]);
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! `SSHRACE_SEED`, `SSHRACE_SEEDS`, `RUST_LOG` and quiet success, seen as a developer sees them:
+//! `SSHRACE_SEED`, `SSHRACE_SEEDS`, `SSHRACE_SHARD`, `RUST_LOG` and quiet success, seen as a developer sees them:
 //! each test runs an ignored child test of this binary in its own process, with the variables
 //! set, and reads what it printed.
 
@@ -14,7 +14,7 @@ const STORM: &str = "max-startups-retry-storm";
 fn child(name: &str, vars: &[(&str, &str)]) -> (bool, String) {
     let mut command = std::process::Command::new(std::env::current_exe().unwrap());
     command.args([name, "--exact", "--ignored", "--nocapture"]);
-    for variable in ["SSHRACE_SEED", "SSHRACE_SEEDS", "RUST_LOG"] {
+    for variable in ["SSHRACE_SEED", "SSHRACE_SEEDS", "SSHRACE_SHARD", "RUST_LOG"] {
         command.env_remove(variable);
     }
     command
@@ -42,6 +42,81 @@ fn child_prints_its_seeds() {
         .run();
     let seeds: Vec<u64> = report.runs().map(|run| run.seed).collect();
     println!("seeds ran: {seeds:?}");
+}
+
+#[test]
+#[ignore = "a child process of the tests in this file"]
+fn child_prints_its_runs() {
+    match Check::new("cached")
+        .scenarios([builtin::named("agent-flap"), builtin::named(STORM)])
+        .also("pool")
+        .seeds(0..5)
+        .try_run()
+    {
+        Ok(report) => {
+            for run in report.runs() {
+                println!(
+                    "ran {} {} {} {}",
+                    run.scenario, run.strategy, run.seed, run.trace_hash
+                );
+            }
+        }
+        Err(error) => println!("error: {error}"),
+    }
+}
+
+/// The `ran ...` lines of a child, sorted.
+fn runs_of(text: &str) -> Vec<String> {
+    let mut runs: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with("ran "))
+        .map(str::to_owned)
+        .collect();
+    runs.sort();
+    runs
+}
+
+#[test]
+fn sshrace_shard_splits_a_check_so_the_shards_together_run_each_pair_once() {
+    let (ok, whole) = child("child_prints_its_runs", &[]);
+    assert!(ok, "{whole}");
+    let whole = runs_of(&whole);
+    assert!(whole.len() >= 20, "{whole:?}");
+    let mut together = Vec::new();
+    for k in 1..=3 {
+        let (ok, text) = child(
+            "child_prints_its_runs",
+            &[("SSHRACE_SHARD", &format!("{k}/3"))],
+        );
+        assert!(ok, "{text}");
+        assert!(text.contains(&format!("SSHRACE_SHARD={k}/3: ")), "{text}");
+        let runs = runs_of(&text);
+        // Both strategies of a (scenario, seed) pair run in the same shard.
+        for run in &runs {
+            let fields: Vec<&str> = run.split(' ').collect();
+            let other = if fields[2] == "cached" {
+                "pool"
+            } else {
+                "cached"
+            };
+            assert!(
+                runs.iter()
+                    .any(|r| r.starts_with(&format!("ran {} {other} {} ", fields[1], fields[3]))),
+                "{run} without its pair in shard {k}/3: {runs:?}"
+            );
+        }
+        together.extend(runs);
+    }
+    together.sort();
+    assert_eq!(
+        together, whole,
+        "the shards together are the whole, each run once"
+    );
+    let (_, text) = child("child_prints_its_runs", &[("SSHRACE_SHARD", "4/3")]);
+    assert!(
+        text.contains("error: SSHRACE_SHARD=\"4/3\": 4/3: the shard number must be 1 to 3"),
+        "{text}"
+    );
 }
 
 #[test]
