@@ -772,7 +772,7 @@ mod tests {
         assert_rejected(
             &text,
             "s.toml:13:12: workload[0].every_ms: ",
-            "more than 1000000",
+            "more than 100000",
         );
         assert_rejected(
             &workload_with("rate_per_hour = -1.0"),
