@@ -29,11 +29,11 @@ pub fn run(seeds: u64) -> anyhow::Result<ExitCode> {
         "100 parallel SSH handshakes: {:.1} ms wall (median of 5; target < 100 ms)",
         walls[2].as_secs_f64() * 1000.0
     );
-    let cells = crate::commands::matrix_cells(None, &(0..seeds).collect::<Vec<_>>(), None, None)?;
+    let cells = crate::matrix::cells(None, &(0..seeds).collect::<Vec<_>>(), None, None)?;
     let runs: usize = cells.iter().map(|c| c.seeds.len()).sum();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = sshrace_runner::default_threads();
     let start = Instant::now();
-    crate::commands::execute_cells(&cells, threads, false, None)?;
+    crate::report::execute_cells(&cells, threads, false, None)?;
     let wall = start.elapsed();
     println!(
         "built-in matrix at {seeds} seeds: {runs} runs in {:.1} s wall on {threads} threads (target < 60 s)",

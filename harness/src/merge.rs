@@ -31,7 +31,7 @@ impl Header {
         let result_cells = cells
             .iter()
             .map(|cell| {
-                let replay_flags = crate::commands::replay_backend(cell, containers);
+                let replay_flags = crate::report::replay_backend(cell, containers);
                 parts.push(cell.scenario.path.clone());
                 parts.push(cell.scenario.to_toml());
                 parts.push(format!("{:?}", cell.strategy));
@@ -168,13 +168,13 @@ pub fn run(paths: &[PathBuf], format: FormatArg, plot: Option<&Path>) -> anyhow:
                 .with_context(|| format!("writing the plot to {}", path.display()))?;
             eprintln!("sshrace: plot written to {}", path.display());
         }
-        crate::commands::write_stdout(&render_sweep(&sweep, format))?;
+        crate::report::write_stdout(&render_sweep(&sweep, format))?;
         return Ok(ExitCode::SUCCESS);
     }
     for (run, cell) in &merged.not_carried_out {
-        crate::commands::not_carried_out(&run.error, &cell.replay_command(run.seed));
+        crate::report::not_carried_out(&run.error, &cell.replay_command(run.seed));
     }
-    crate::commands::not_carried_out_total(merged.not_carried_out.len());
+    crate::report::not_carried_out_total(merged.not_carried_out.len());
     let reported: Vec<(&ResultCell, Row)> = merged
         .cells
         .iter()
@@ -182,8 +182,8 @@ pub fn run(paths: &[PathBuf], format: FormatArg, plot: Option<&Path>) -> anyhow:
         .filter_map(|(cell, row)| Some((cell, row?)))
         .collect();
     let rows: Vec<Row> = reported.iter().map(|(_, row)| row.clone()).collect();
-    crate::commands::write_stdout(&sshrace_runner::report::render(&rows, format))?;
-    let breaks = crate::commands::replay_lines(
+    crate::report::write_stdout(&sshrace_runner::report::render(&rows, format))?;
+    let breaks = crate::report::replay_lines(
         reported
             .iter()
             .map(|(cell, row)| (row, |seed| cell.replay_command(seed))),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use sshrace_core::{StrategyParams, limits};
 use sshrace_runner::{Job, Registry, Shard};
 use sshrace_scenario::Scenario;
@@ -90,50 +90,12 @@ pub fn load_scenario(name: &str) -> anyhow::Result<Scenario> {
 
 /// Parse `--seeds`: `N` means `0..N`, `A..B` means A up to B (exclusive).
 pub fn parse_seeds(text: &str) -> anyhow::Result<Vec<u64>> {
-    let range = if let Some((from, to)) = text.split_once("..") {
-        let from = parse_seed(from).with_context(|| format!("--seeds {text}"))?;
-        let to = parse_seed(to).with_context(|| format!("--seeds {text}"))?;
-        if to <= from {
-            bail!("--seeds {text}: the range is empty (write A..B with A < B)");
-        }
-        from..to
-    } else {
-        let count = parse_seed(text).with_context(|| format!("--seeds {text}"))?;
-        if count == 0 {
-            bail!("--seeds 0: nothing to run (give a count N >= 1 or a range A..B)");
-        }
-        0..count
-    };
-    let count = range.end - range.start;
-    if count > limits::SEEDS {
-        bail!(
-            "--seeds {text}: {count} seeds, more than the limit of {} per command",
-            limits::SEEDS
-        );
-    }
-    Ok(range.collect())
+    sshrace_runner::parse_seeds(text).map_err(|message| anyhow!("--seeds {text}: {message}"))
 }
 
 /// A seed in decimal or 0x-hex.
 pub fn parse_seed(text: &str) -> anyhow::Result<u64> {
-    let text = text.trim();
-    let parsed = match text.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => text.parse(),
-    };
-    parsed.with_context(|| format!("{text:?} is not a seed (decimal or 0x-hex)"))
-}
-
-/// The scenario's regression seeds first, then `seeds`, without repeats (O(n log n)).
-pub fn seeds_for(scenario: &Scenario, seeds: &[u64]) -> Vec<u64> {
-    let mut seen = std::collections::BTreeSet::new();
-    scenario
-        .seeds
-        .iter()
-        .chain(seeds)
-        .copied()
-        .filter(|seed| seen.insert(*seed))
-        .collect()
+    sshrace_runner::parse_seed(text).map_err(|message| anyhow!("{:?} is {message}", text.trim()))
 }
 
 /// Cells for `scenario` with `strategies` (its own list when empty).
@@ -154,7 +116,7 @@ pub fn cells(
     } else {
         strategies.to_vec()
     };
-    let seeds = seeds_for(&scenario, seeds);
+    let seeds = sshrace_runner::with_regression_seeds(&scenario, seeds);
     if seeds.len() as u64 > limits::SEEDS {
         bail!(
             "{}: seeds: {} seeds with the scenario's regression seeds, more than the limit of {} per command",
@@ -184,39 +146,4 @@ pub fn cells(
             })
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seeds_accept_a_count_a_range_and_hex() {
-        assert_eq!(parse_seeds("3").unwrap(), vec![0, 1, 2]);
-        assert_eq!(parse_seeds("5..7").unwrap(), vec![5, 6]);
-        assert_eq!(parse_seed("0x10").unwrap(), 16);
-        assert!(parse_seeds("7..5").is_err());
-        assert!(parse_seeds("0").is_err());
-        assert!(parse_seeds("x").is_err());
-    }
-
-    #[test]
-    fn seed_counts_past_the_limit_are_refused_before_expanding() {
-        let error = parse_seeds("18446744073709551615").unwrap_err().to_string();
-        assert!(error.contains("more than the limit of 100000"), "{error}");
-        assert!(parse_seeds("0..100000000").is_err());
-        assert!(parse_seeds("0..18446744073709551615").is_err());
-        assert_eq!(parse_seeds("100000").unwrap().len(), 100_000);
-    }
-
-    #[test]
-    fn seed_de_duplication_keeps_first_order_and_is_fast() {
-        let mut scenario = sshrace_runner::builtin_scenarios()[0].parse().unwrap();
-        scenario.seeds = vec![7, 3, 7];
-        assert_eq!(seeds_for(&scenario, &[3, 1, 2, 1]), vec![7, 3, 1, 2]);
-        let many: Vec<u64> = (0..100_000).rev().collect();
-        let started = std::time::Instant::now();
-        assert_eq!(seeds_for(&scenario, &many).len(), 100_000);
-        assert!(started.elapsed() < std::time::Duration::from_secs(2));
-    }
 }

@@ -54,6 +54,7 @@ pub mod report;
 mod results;
 mod row;
 mod run;
+mod seeds;
 mod shard;
 mod stats;
 mod sweep;
@@ -81,6 +82,7 @@ pub use results::{
 };
 pub use row::{Row, SeedTrace};
 pub use run::{Backend, RunResult, run_one};
+pub use seeds::{default_threads, parse_seed, parse_seeds, with_regression_seeds};
 pub use shard::Shard;
 #[cfg(feature = "stats")]
 pub use stats::{PairedT, paired_t, sign_test};

@@ -153,6 +153,29 @@ impl RunResult {
         self.measured()
             .any(|(_, outcome)| self.counts_as_failure(*outcome))
     }
+
+    /// What a replay prints after the timeline: one line per operation with its outcome
+    /// (`  op    3 deploy           success`, `(not measured)` where so), then `trace HASH`.
+    pub fn outcome_lines(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        for (record, outcome) in &self.operations {
+            let _ = writeln!(
+                out,
+                "  op {:>4} {:<16} {}{}",
+                record.id,
+                record.workload,
+                outcome,
+                if record.measured {
+                    ""
+                } else {
+                    " (not measured)"
+                }
+            );
+        }
+        let _ = writeln!(out, "trace {}", self.trace_hash);
+        out
+    }
 }
 
 /// Run `scenario` with `strategy` and `seed` in the simulation and judge every operation.

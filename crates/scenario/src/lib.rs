@@ -76,6 +76,7 @@ mod fixtures;
 
 pub use error::ScenarioError;
 pub use plan::{Plan, PlannedEvent, PlannedKind, PlannedOperation, PlannedStep};
+pub use raw::parse_seed;
 pub use scenario::{
     Expectation, Host, OUTCOME_KINDS, Profile, Scenario, SimSettings, StrategyVariant,
 };

@@ -136,8 +136,8 @@ impl Visitor<'_> for SeedVisitor {
     }
 }
 
-/// `"12"` or `"0x7164edcda800eb69"` as a u64.
-pub(crate) fn parse_seed(text: &str) -> Option<u64> {
+/// `"12"` or `"0x7164edcda800eb69"` (or `0X`) as a u64; surrounding whitespace is ignored.
+pub fn parse_seed(text: &str) -> Option<u64> {
     let text = text.trim();
     match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),

@@ -169,7 +169,6 @@ impl Check {
     }
 
     pub(crate) fn thread_count(&self) -> usize {
-        self.threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        self.threads.unwrap_or_else(sshrace_runner::default_threads)
     }
 }

@@ -1,7 +1,5 @@
 //! How a failure is reproduced: the command to run, and the timeline a replay prints.
 
-use std::fmt::Write as _;
-
 use sshrace_runner::RunResult;
 use sshrace_scenario::Scenario;
 
@@ -51,21 +49,8 @@ pub(crate) fn timeline(scenario: &Scenario, run: &RunResult) -> String {
         out.push_str(&trace.render());
     }
     out.push_str("outcomes:\n");
-    for (record, outcome) in &run.operations {
-        let _ = writeln!(
-            out,
-            "  op {:>4} {:<16} {}{}",
-            record.id,
-            record.workload,
-            outcome,
-            if record.measured {
-                ""
-            } else {
-                " (not measured)"
-            }
-        );
-    }
-    let _ = writeln!(out, "trace {}\n", run.trace_hash);
+    out.push_str(&run.outcome_lines());
+    out.push('\n');
     out
 }
 

@@ -2,7 +2,7 @@
 
 use std::ops::Range;
 
-use sshrace_runner::Shard;
+use sshrace_runner::{Shard, parse_seed, parse_seeds};
 use sshrace_scenario::Scenario;
 
 use crate::Error;
@@ -69,15 +69,7 @@ impl SeedPlan {
     pub(crate) fn for_scenario(&self, scenario: &Scenario) -> Vec<u64> {
         match self {
             SeedPlan::Replay(seed) => vec![*seed],
-            SeedPlan::Range(range) => {
-                let mut all = scenario.seeds.clone();
-                for seed in range {
-                    if !all.contains(seed) {
-                        all.push(*seed);
-                    }
-                }
-                all
-            }
+            SeedPlan::Range(range) => sshrace_runner::with_regression_seeds(scenario, range),
         }
     }
 }
@@ -109,28 +101,6 @@ pub(crate) fn shard_seeds(per_scenario: &mut [Vec<u64>], shard: Shard) {
             mine
         });
     }
-}
-
-/// A seed in decimal or `0x`-hex.
-fn parse_seed(text: &str) -> Result<u64, String> {
-    let text = text.trim();
-    match text.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => text.parse(),
-    }
-    .map_err(|_| "not a seed (decimal or 0x-hex)".to_owned())
-}
-
-/// `A..B` (A up to B, exclusive) or `N` (`0..N`), as `sshrace run --seeds`.
-fn parse_seeds(text: &str) -> Result<Vec<u64>, String> {
-    let range = match text.split_once("..") {
-        Some((from, to)) => parse_seed(from)?..parse_seed(to)?,
-        None => 0..parse_seed(text)?,
-    };
-    if range.is_empty() {
-        return Err("the range is empty (write A..B with A < B, or a count N >= 1)".to_owned());
-    }
-    Ok(range.collect())
 }
 
 #[cfg(test)]
