@@ -1,4 +1,4 @@
-//! The calibration suite (issue 9) at a small run count: for each deterministic behaviour the
+//! The calibration suite at a small run count: for each deterministic behaviour the
 //! simulation and real OpenSSH must agree (kill vs drain, the 11th session, a crash, a paused
 //! sshd, the ServerAlive and ClientAlive times and LoginGraceTime within their tolerance), and
 //! for the statistical ones (MaxStartups at 80 parallel connections, authenticating or stalled)

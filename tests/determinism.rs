@@ -1,7 +1,7 @@
 //! Same world and seed, same run: byte-identical trace and ledger, in this process and in
 //! another one, for a hand-built busy world and for every built-in scenario and strategy. Order,
 //! threads, neighbours and process must not leak into a run, so this is checked, not assumed
-//! (madsim's `check_determinism`): issue 24 found russh's channel HashMaps, its wall-clock rekey
+//! (madsim's `check_determinism`): the check found russh's channel HashMaps, its wall-clock rekey
 //! timer and turmoil's crash-time sends doing just that.
 
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
 //! Every timeline fault the container backend supports, applied to real containers and observed
-//! by a strategy (issue 8, point 5), each checked on the simulation too with the same
+//! by a strategy, each checked on the simulation too with the same
 //! expectation: pause/resume (`docker pause`), crash/restart (`docker kill`, start, new port),
 //! partition (iptables DROP in the container), NAT idle drops and latency (the userspace fault
 //! proxy). Control-plane faults are covered by docker_incidents (agent flap).

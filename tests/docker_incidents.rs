@@ -1,4 +1,4 @@
-//! The four incidents on real OpenSSH in containers, time-compressed, before and after (issue 8).
+//! The four incidents on real OpenSSH in containers, time-compressed, before and after.
 //!
 //! Each test runs a compressed scenario from tests/scenarios/ with its "before" and "after"
 //! strategies through the container backend, the strategies unchanged, and judges them by the

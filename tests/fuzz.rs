@@ -1,4 +1,4 @@
-//! Fault fuzzing (issue 6): timelines generated over scenarios/fuzz-base.toml, every run checked
+//! Fault fuzzing: timelines generated over scenarios/fuzz-base.toml, every run checked
 //! against the invariants (`sshrace_runner::check_invariants`). The recommended `pool` passes;
 //! weaker built-ins are caught, shrunk to a few events, and the printed scenario file replays
 //! the same violation. The proptest seed is fixed (ChaCha), so every run of this file draws the

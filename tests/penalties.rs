@@ -214,7 +214,7 @@ fn tally(runs: &[RunResult]) -> (usize, usize, usize, usize) {
     t
 }
 
-/// The scenario of issue 9: on 10.0 the strategy that retries `Permission denied` locks the
+/// The revoked-key scenario: on 10.0 the strategy that retries `Permission denied` locks the
 /// healthy jobs behind the same NAT out; the one that stops at an auth failure does not. On 9.2 no strategy loses a healthy job. The revoked job fails everywhere.
 #[test]
 fn a_revoked_key_behind_nat_fails_healthy_jobs_only_on_10_0_and_only_when_retried() {

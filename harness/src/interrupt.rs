@@ -1,4 +1,4 @@
-//! SIGINT and SIGTERM during `run` and `matrix` (issue 19): stop starting runs, print the rows
+//! SIGINT and SIGTERM during `run` and `matrix`: stop starting runs, print the rows
 //! of the runs that finished (marked incomplete) and the command that reruns everything, remove
 //! this process's containers and run folders, and exit 128 + the signal (130, 143).
 //!

@@ -1,4 +1,4 @@
-//! Every limit sshrace enforces on its input, in one place (issue 19: bounded by construction).
+//! Every limit sshrace enforces on its input, in one place: bounded by construction.
 //!
 //! A scenario, its seeds and its strategies are admitted as a whole before anything runs;
 //! whatever is past one of these limits is refused with one line naming the file, line, field

@@ -47,7 +47,7 @@ pub struct StrategyParams {
 }
 
 /// A strategy parameter that cannot be set: an unknown name, or a value the strategies cannot
-/// honour (never clamped or rounded: issue 19).
+/// honour (never clamped or rounded).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParamError {
     /// No strategy knows this name.

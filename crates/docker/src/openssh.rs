@@ -55,7 +55,7 @@ const EXIT_GRACE: Duration = Duration::from_secs(3);
 
 /// The OpenSSH client (`ssh` processes) as an `sshrace_core::Transport`.
 pub struct OpenSshTransport {
-    shared: Arc<Shared>,
+    shared: Arc<ClientState>,
 }
 
 impl std::fmt::Debug for OpenSshTransport {
@@ -67,7 +67,7 @@ impl std::fmt::Debug for OpenSshTransport {
 }
 
 /// What the transport and all its connections share.
-struct Shared {
+struct ClientState {
     book: AddressBook,
     workdir: PathBuf,
     key_file: PathBuf,
@@ -78,7 +78,7 @@ struct Shared {
     masters: Mutex<Vec<Arc<Master>>>,
 }
 
-impl Drop for Shared {
+impl Drop for ClientState {
     fn drop(&mut self) {
         self.shutdown.send_replace(true);
         let _ = std::fs::remove_dir_all(&self.workdir);
@@ -126,7 +126,7 @@ impl OpenSshTransport {
             }
         })?;
         Ok(Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(ClientState {
                 book,
                 workdir,
                 key_file,
@@ -345,7 +345,7 @@ struct Master {
 }
 
 async fn start_master(
-    shared: &Shared,
+    shared: &ClientState,
     id: u64,
     host: &str,
     options: &ConnectOptions,
@@ -505,7 +505,7 @@ async fn watch_master(
         if master.closed_locally.load(Ordering::SeqCst) || master.draining.load(Ordering::SeqCst) {
             TransportError::new(
                 Cause::ClosedLocally,
-                format!("Shared connection to {host} closed."),
+                format!("ClientState connection to {host} closed."),
             )
         } else if persisted_idle && classify(&text, host).is_none() {
             // An idle master that exits quietly: ControlPersist ran out.
@@ -662,7 +662,7 @@ pub fn classify(stderr: &str, host: &str) -> Option<TransportError> {
             text.trim().to_owned(),
         ));
     }
-    if let Some(text) = line("Shared connection to") {
+    if let Some(text) = line("ClientState connection to") {
         return Some(TransportError::new(Cause::ConnectionLost, text));
     }
     if let Some(text) = line("Could not resolve hostname") {
@@ -727,7 +727,7 @@ impl OpenSshConnection {
         let master = &self.master;
         let why = match master.ended() {
             Some(end) => end.error.message,
-            None => format!("Shared connection to {} closed.", master.host),
+            None => format!("ClientState connection to {} closed.", master.host),
         };
         TransportError::new(
             Cause::ConnectionClosed,
@@ -879,7 +879,7 @@ const DIAGNOSTICS: &[&str] = &[
     "muxclient:",
     "Control socket connect(",
     "ControlSocket ",
-    "Shared connection to ",
+    "ClientState connection to ",
     "Connection to ",
     "Connection closed by ",
     "Timeout, server ",
@@ -991,7 +991,7 @@ impl OpenSshSession {
             {
                 return TransportError::new(
                     Cause::ClosedLocally,
-                    format!("Shared connection to {} closed.", master.host),
+                    format!("ClientState connection to {} closed.", master.host),
                 );
             }
             return error;
@@ -1000,7 +1000,7 @@ impl OpenSshSession {
         if master.closed_locally.load(Ordering::SeqCst) {
             return TransportError::new(
                 Cause::ClosedLocally,
-                format!("Shared connection to {} closed.", master.host),
+                format!("ClientState connection to {} closed.", master.host),
             );
         }
         if master.wait_end(MASTER_END_GRACE).await

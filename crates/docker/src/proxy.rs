@@ -1,6 +1,6 @@
 //! A userspace TCP fault proxy (tokio), one per target, listening on 127.0.0.1:0.
 //!
-//! The kernel here has no `sch_netem`, so latency, jitter, bandwidth limits, blackholes and
+//! The kernel here has no `sch_netem`, so latency, jitter, blackholes and
 //! NAT-style idle drops are made in userspace: every client connects to the proxy, which opens
 //! one upstream connection per client connection and pumps bytes both ways, applying the
 //! current [`Settings`] to every chunk it reads.
@@ -15,7 +15,7 @@
 //!   arrives).
 //! - NAT idle drop: a flow idle for longer than the limit is forgotten for good; its bytes are
 //!   read and discarded both ways and nothing is ever closed (half-open).
-//! - Reset: every live connection is closed with `SO_LINGER 0` on both sides (RST).
+//! - Shutdown: every live connection is closed with `SO_LINGER 0` on both sides (RST).
 //!
 //! If the upstream refuses the connection, the client's connection is closed (FIN), as
 //! docker-proxy does for a stopped container: an SSH client sees
@@ -44,12 +44,9 @@ struct Settings {
     latency: Duration,
     jitter: Duration,
     seed: u64,
-    bandwidth: Option<u64>,
     nat_idle: Option<Duration>,
     blackhole_to_server: bool,
     blackhole_to_client: bool,
-    /// Incremented by every [`FaultProxy::reset_all`]: connections older than it reset.
-    reset_epoch: u64,
     shutdown: bool,
 }
 
@@ -90,11 +87,9 @@ impl FaultProxy {
             latency: Duration::ZERO,
             jitter: Duration::ZERO,
             seed: 0,
-            bandwidth: None,
             nat_idle: None,
             blackhole_to_server: false,
             blackhole_to_client: false,
-            reset_epoch: 0,
             shutdown: false,
         });
         let live = Arc::new(AtomicUsize::new(0));
@@ -135,12 +130,6 @@ impl FaultProxy {
         });
     }
 
-    /// Bytes per second per direction per connection (None: unlimited).
-    pub fn set_bandwidth(&self, bytes_per_sec: Option<u64>) {
-        self.settings
-            .send_modify(|s| s.bandwidth = bytes_per_sec.filter(|&b| b > 0));
-    }
-
     /// NAT-style idle drop: a flow idle (no bytes either way) for longer than `idle` is
     /// forgotten: from then on its bytes are silently dropped both ways (half-open), like a NAT
     /// that lost the mapping. None: off.
@@ -162,16 +151,6 @@ impl FaultProxy {
     /// Undo [`FaultProxy::blackhole`]: held bytes flow again.
     pub fn heal(&self) {
         self.blackhole(false, false);
-    }
-
-    /// Reset (RST, `SO_LINGER 0`) both sides of every live connection.
-    pub fn reset_all(&self) {
-        tracing::debug!(
-            proxy = self.name,
-            live = self.live_connections(),
-            "reset all"
-        );
-        self.settings.send_modify(|s| s.reset_epoch += 1);
     }
 
     /// Client connections currently proxied (accepted and not yet closed).
@@ -257,8 +236,7 @@ async fn proxy_connection(
     live: Arc<AtomicUsize>,
 ) {
     let _live = LiveGuard::new(live);
-    let epoch = settings.borrow().reset_epoch;
-    let interrupted = |s: &Settings| s.shutdown || s.reset_epoch != epoch;
+    let interrupted = |s: &Settings| s.shutdown;
     // A blackholed path: the SYN never arrives, so do not connect upstream yet.
     let ready = settings
         .wait_for(|s| interrupted(s) || (!s.blackhole_to_server && !s.blackhole_to_client))
@@ -433,20 +411,9 @@ where
     };
     let write = async move {
         let settings = &mut write_settings;
-        let mut link_free = Instant::now();
         while let Some(item) = pending.recv().await {
             let at = match &item {
                 Item::Chunk(_, at) | Item::Eof(at) => *at,
-            };
-            // Bandwidth: the chunk's last byte leaves once the link has carried it.
-            let at = match (&item, settings.borrow().bandwidth) {
-                (Item::Chunk(bytes, _), Some(rate)) => {
-                    let done = at.max(link_free)
-                        + Duration::from_secs_f64(bytes.len() as f64 / rate as f64);
-                    link_free = done;
-                    done
-                }
-                _ => at,
             };
             tokio::time::sleep_until(at).await;
             if settings
@@ -571,26 +538,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bandwidth_limits_throughput() {
-        let proxy = FaultProxy::start("t", echo_server(b'A').await)
-            .await
-            .unwrap();
-        let mut stream = connect(&proxy).await;
-        assert_eq!(read_exact(&mut stream, 1, SOON).await.unwrap(), b"A");
-        proxy.set_bandwidth(Some(20_000));
-        let started = Instant::now();
-        stream.write_all(&[1; 4000]).await.unwrap();
-        read_exact(&mut stream, 4000, SOON).await.unwrap();
-        // 4000 bytes at 20 kB/s, each way: at least ~0.2 s.
-        assert!(
-            started.elapsed() >= Duration::from_millis(190),
-            "{:?}",
-            started.elapsed()
-        );
-        proxy.shutdown().await;
-    }
-
-    #[tokio::test]
     async fn blackhole_stalls_without_closing_and_heal_resumes() {
         let proxy = FaultProxy::start("t", echo_server(b'A').await)
             .await
@@ -655,7 +602,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn reset_all_resets_every_live_connection() {
+    async fn shutdown_resets_every_live_connection() {
         let proxy = FaultProxy::start("t", echo_server(b'A').await)
             .await
             .unwrap();
@@ -664,7 +611,7 @@ mod tests {
         assert_eq!(read_exact(&mut first, 1, SOON).await.unwrap(), b"A");
         assert_eq!(read_exact(&mut second, 1, SOON).await.unwrap(), b"A");
         assert_eq!(proxy.live_connections(), 2);
-        proxy.reset_all();
+        proxy.shutdown().await;
         for stream in [&mut first, &mut second] {
             let mut buffer = [0; 1];
             let error = tokio::time::timeout(SOON, stream.read(&mut buffer))
@@ -673,11 +620,6 @@ mod tests {
                 .expect_err("a reset, not an EOF");
             assert_eq!(error.kind(), std::io::ErrorKind::ConnectionReset);
         }
-        assert_eq!(proxy.live_connections(), 0);
-        // New connections after the reset work.
-        let mut third = connect(&proxy).await;
-        assert_eq!(read_exact(&mut third, 1, SOON).await.unwrap(), b"A");
-        proxy.shutdown().await;
     }
 
     #[tokio::test]

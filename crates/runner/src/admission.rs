@@ -1,5 +1,5 @@
 //! Admission: a scenario with its seeds, strategies and sweep points weighed as a whole before
-//! anything runs (issue 19). The scenario's own fields were checked against
+//! anything runs. The scenario's own fields were checked against
 //! [`sshrace_core::limits`] when it was parsed; what is left is what only the whole command
 //! knows: how many runs there are, and what one run writes.
 

@@ -1,4 +1,4 @@
-//! Calibration (issue 9): each modelled OpenSSH behaviour, isolated in a small timeline
+//! Calibration: each modelled OpenSSH behaviour, isolated in a small timeline
 //! (`scenarios/calibration/`), measured on the simulation and on real OpenSSH in containers with
 //! the same seeds, side by side with 95% intervals and a verdict.
 //!

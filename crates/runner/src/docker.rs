@@ -26,7 +26,7 @@ use sshrace_russh::{RusshTransport, stall};
 use sshrace_scenario::{Action, Arrivals, Plan, Scenario};
 use sshrace_strategy::{Env, StrategySpec};
 
-use crate::drive::{Shared, drive};
+use crate::drive::{DriveLog, drive};
 use crate::run::{Backend, RunResult, Stalled, judge, operations_end};
 use crate::{OpRecord, RunError};
 
@@ -545,7 +545,7 @@ async fn play(
         stalls: StallLog::default(),
         stall_tasks: Mutex::new(Vec::new()),
     };
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(DriveLog::default());
     let hosts: Vec<String> = scenario.hosts.iter().map(|h| h.name.clone()).collect();
     let end = operations_end(scenario).mul_f64(scale);
     let faults: Vec<(Duration, Fault)> = plan

@@ -17,7 +17,7 @@ use crate::{OpRecord, OpResult};
 
 /// What the driver hands back, filled as operations resolve (so a run cut short still has them).
 #[derive(Default)]
-pub(crate) struct Shared {
+pub(crate) struct DriveLog {
     pub(crate) records: Mutex<Vec<OpRecord>>,
     /// (host, time) of each teardown a reachability gate ordered.
     pub(crate) teardowns: Mutex<Vec<(String, Duration)>>,
@@ -26,7 +26,7 @@ pub(crate) struct Shared {
 /// Forwards to the policy, noting each gate-ordered disconnect.
 struct Tracked {
     inner: Arc<dyn ConnectionPolicy>,
-    shared: Arc<Shared>,
+    shared: Arc<DriveLog>,
     clock: Arc<dyn Clock>,
 }
 
@@ -57,7 +57,7 @@ pub(crate) async fn drive(
     plan: Plan,
     hosts: Vec<String>,
     end: Duration,
-    shared: Arc<Shared>,
+    shared: Arc<DriveLog>,
 ) {
     let clock = env.trace.clock().clone();
     let start = Instant::now();
@@ -138,7 +138,7 @@ struct Player {
     jobs: Arc<dyn JobRunner>,
     env: Env,
     clock: Arc<dyn Clock>,
-    shared: Arc<Shared>,
+    shared: Arc<DriveLog>,
 }
 
 fn request(operation: &PlannedOperation, host: &str, command: String) -> Request {

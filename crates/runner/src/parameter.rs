@@ -368,7 +368,7 @@ every_ms = 5000
         assert_eq!(parse_values("1..100:11").unwrap()[9], 100.0);
         assert_eq!(parse_values("0.5..1:0.25").unwrap(), [0.5, 0.75, 1.0]);
         assert_eq!(parse_values("1,5,10").unwrap(), [1.0, 5.0, 10.0]);
-        // issue 19: a step that yields more points than the limit, or equal points, is refused.
+        // A step that yields more points than the limit, or equal points, is refused.
         let error = parse_values("1..2:1e-20").unwrap_err();
         assert!(error.contains("more than the limit of 1000"), "{error}");
         assert!(parse_values("1..1001:1").is_err());

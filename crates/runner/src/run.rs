@@ -8,7 +8,7 @@ use sshrace_sim::{World, WorldConfig};
 use sshrace_strategy::{Env, StrategySpec};
 
 use crate::classify::classify;
-use crate::drive::{Shared, drive};
+use crate::drive::{DriveLog, drive};
 use crate::{OpRecord, OpResult, RunError};
 
 /// Where a run happens.
@@ -207,7 +207,7 @@ pub fn run_one(
         })
         .collect();
     let planned: Vec<OpRecord> = plan.operations.iter().map(OpRecord::planned).collect();
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(DriveLog::default());
     let hosts: Vec<String> = scenario.hosts.iter().map(|h| h.name.clone()).collect();
     let end = operations_end(scenario);
     let driver_shared = shared.clone();
@@ -244,7 +244,7 @@ pub(crate) fn judge(
     backend: Backend,
     seed: u64,
     planned: Vec<OpRecord>,
-    shared: &Shared,
+    shared: &DriveLog,
     ledger: sshrace_core::Ledger,
     trace: Trace,
     keep_trace: bool,

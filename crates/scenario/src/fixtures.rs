@@ -14,7 +14,6 @@ duration_ms = 3600000
 tick_ms = 2
 latency_ms = 3
 jitter_ms = 1
-time_scale = 0.5
 
 [[host]]
 name = "target"

@@ -86,8 +86,6 @@ pub struct SimSettings {
     pub latency: Duration,
     /// Extra one-way latency, up to this (`jitter_ms`, default 0).
     pub jitter: Duration,
-    /// Real-container runs compress time by this factor (`time_scale`, in `(0, 1]`, default 1).
-    pub time_scale: f64,
 }
 
 /// `[[host]]`: a target host and its sshd.
@@ -328,7 +326,6 @@ mod tests {
                 idle_tick: ms(20),
                 latency: ms(3),
                 jitter: ms(1),
-                time_scale: 0.5,
             },
             hosts: vec![
                 Host {
@@ -566,7 +563,6 @@ mod tests {
                 idle_tick: ms(10),
                 latency: ms(1),
                 jitter: ms(0),
-                time_scale: 1.0,
             }
         );
         assert_eq!(scenario.hosts[0].sshd, SshdConfig::default());

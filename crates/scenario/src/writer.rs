@@ -34,7 +34,6 @@ impl Scenario {
         out.kv("idle_tick_ms", ms(self.sim.idle_tick));
         out.kv("latency_ms", ms(self.sim.latency));
         out.kv("jitter_ms", ms(self.sim.jitter));
-        out.kv("time_scale", float(self.sim.time_scale));
 
         for host in &self.hosts {
             let sshd = &host.sshd;

@@ -1,7 +1,7 @@
 //! Simulation speed: simulated seconds per wall second on an idle day-long timeline (at three
 //! tick sizes), and wall time for 100 parallel full SSH handshakes.
 //!
-//! Run with `cargo bench -p sshrace-sim` (or `sshrace bench`). Targets (issue 2): >= 10,000x
+//! Run with `cargo bench -p sshrace-sim` (or `sshrace bench`). Targets: >= 10,000x
 //! real time on day-long timelines; 100 parallel handshakes in < 100 ms wall.
 
 use std::time::{Duration, Instant};

@@ -7,7 +7,7 @@ use russh::server::Handle;
 use sshrace_core::{CommandBehaviour, CommandSpec, CommandSpecError, SessionEnd};
 
 use crate::handler::{ConnectionState, session_ends};
-use crate::server::Shared;
+use crate::server::ServerState;
 
 /// Exit status of a shell asked to run a program it does not have.
 const COMMAND_NOT_FOUND: u32 = 127;
@@ -16,7 +16,7 @@ const COMMAND_NOT_FOUND: u32 = 127;
 /// free the session slot. Records the exit in the ledger; if the connection goes away first, the
 /// caller records the kill.
 pub(crate) async fn run(
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
     connection: Arc<Mutex<ConnectionState>>,
     handle: Handle,
     channel: ChannelId,
@@ -65,7 +65,7 @@ pub(crate) async fn run(
 
 /// Play the command's timeline; `None` if it never exits or the connection went away.
 async fn play(
-    shared: &Shared,
+    shared: &ServerState,
     handle: &Handle,
     channel: ChannelId,
     index: usize,

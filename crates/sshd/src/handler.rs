@@ -7,7 +7,7 @@ use russh::{Channel, ChannelId, ChannelOpenFailure};
 use sshrace_core::{CommandSpec, ConnectionEnd, Mark, SessionEnd};
 
 use crate::command;
-use crate::server::Shared;
+use crate::server::ServerState;
 
 /// What the server knows about one connection; shared between the russh handler and the
 /// task that serves the connection.
@@ -46,12 +46,12 @@ impl ConnectionState {
 }
 
 pub(crate) struct ConnectionHandler {
-    shared: Arc<Shared>,
+    shared: Arc<ServerState>,
     connection: Arc<Mutex<ConnectionState>>,
 }
 
 impl ConnectionHandler {
-    pub(crate) fn new(shared: Arc<Shared>, connection: Arc<Mutex<ConnectionState>>) -> Self {
+    pub(crate) fn new(shared: Arc<ServerState>, connection: Arc<Mutex<ConnectionState>>) -> Self {
         Self { shared, connection }
     }
 

@@ -17,7 +17,7 @@ use crate::killable::KillableStream;
 use crate::penalties::{PenaltyKind, PenaltyTable};
 use sshrace_core::SshdConfig;
 
-/// Seed offset of the sessions' random stream ([`Shared::grace_rng`]).
+/// Seed offset of the sessions' random stream ([`ServerState::grace_rng`]).
 const GRACE_STREAM: u64 = 0x6c6f_6769_6e67_7261;
 
 /// An sshd on one host. Cheap to clone; clones share state.
@@ -27,7 +27,7 @@ const GRACE_STREAM: u64 = 0x6c6f_6769_6e67_7261;
 /// not yet authenticated or ended.
 #[derive(Clone)]
 pub struct Sshd {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<ServerState>,
 }
 
 impl std::fmt::Debug for Sshd {
@@ -39,7 +39,7 @@ impl std::fmt::Debug for Sshd {
     }
 }
 
-pub(crate) struct Shared {
+pub(crate) struct ServerState {
     pub(crate) host: String,
     pub(crate) config: SshdConfig,
     pub(crate) russh: Arc<russh::server::Config>,
@@ -112,7 +112,7 @@ impl Sshd {
         };
         let workers = config.handshake_workers.max(1) as usize;
         Self {
-            shared: Arc::new(Shared {
+            shared: Arc::new(ServerState {
                 host: host.to_owned(),
                 russh: Arc::new(russh),
                 ledger,
@@ -342,7 +342,7 @@ impl Sshd {
     }
 }
 
-impl Shared {
+impl ServerState {
     pub(crate) fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
         self.ledger.lock().expect("ledger lock")
     }
