@@ -4,7 +4,8 @@
 //! - [`image`]: the base image from Debian packages (mmdebstrap + `docker import`) and the
 //!   `Dockerfile.target` image on top, per OpenSSH version; idempotent and cached.
 //! - [`target`]: a run's targets (testcontainers 0.27), labelled with the run id; faults on them
-//!   (pause, kill, restart, iptables); the in-container ledger read back as a core `Ledger`.
+//!   (pause, kill, restart, iptables); fetching the in-container ledger and sshd's log.
+//! - [`ledger`]: that text (sshd's VERBOSE log, the sshrace-cmd ledger) to a core `Ledger`.
 //! - [`clean`]: remove whatever an interrupted run left (`sshrace clean`).
 //! - [`proxy`]: the userspace TCP fault proxy between every client and every target (latency,
 //!   jitter, blackholes, NAT idle drops, resets).
@@ -15,6 +16,7 @@ pub mod clean;
 pub mod dialer;
 pub mod error;
 pub mod image;
+pub mod ledger;
 pub mod openssh;
 pub mod preflight;
 pub mod proxy;

@@ -443,3 +443,171 @@ async fn clean_removes_what_a_leaked_testbed_left() {
     assert!(leftovers(Some(&id)).unwrap().is_empty());
     assert_eq!(clean(Some(&id)).unwrap(), 0);
 }
+
+/// `docker logs --timestamps` of `host` (what `Testbed::ledger` reads).
+fn timestamped_log(testbed: &Testbed, host: &str) -> String {
+    let output = std::process::Command::new("docker")
+        .args(["logs", "--timestamps", testbed.container_id(host).unwrap()])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Captures the fixtures of `tests/ledger_fixtures.rs` (see tests/fixtures/README.md) into
+/// `<dir>/openssh-<version>/<example>.{sshd.log,ledger}` and prints what the clients saw and
+/// when it ran `docker kill`. Run by hand:
+/// `SSHRACE_CAPTURE=dir cargo test -p sshrace-docker --test targets -- --ignored --nocapture capture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "writes fixture material; run by hand with SSHRACE_CAPTURE=dir"]
+async fn capture_fixture_material() {
+    let dir = PathBuf::from(std::env::var("SSHRACE_CAPTURE").expect("SSHRACE_CAPTURE=dir"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let client = Client::new();
+    for version in OpenSsh::ALL {
+        image(version);
+        let v = version.version();
+        let version_dir = dir.join(format!("openssh-{v}"));
+        std::fs::create_dir_all(&version_dir).unwrap();
+        let save = |testbed: &Testbed, example: &str, notes: &str| {
+            let log = timestamped_log(testbed, "target");
+            std::fs::write(version_dir.join(format!("{example}.sshd.log")), log).unwrap();
+            let cp = std::process::Command::new("docker")
+                .args([
+                    "cp",
+                    &format!(
+                        "{}:/var/lib/sshrace/ledger",
+                        testbed.container_id("target").unwrap()
+                    ),
+                ])
+                .arg(version_dir.join(format!("{example}.ledger")))
+                .status()
+                .unwrap();
+            assert!(cp.success());
+            println!("{version} {example}:\n{notes}");
+        };
+
+        // Commands: one plain with exit 3 and output, two channels on one mux connection,
+        // a third refused by MaxSessions 2, then one in flight at docker kill.
+        let mut spec = TargetSpec::new("target");
+        spec.identities = vec!["deploy".into()];
+        spec.sshd.max_sessions = 2;
+        let id = run_id(&format!("capture-commands-{v}"));
+        let testbed = Testbed::start(&id, version, &[spec], &client.public)
+            .await
+            .unwrap();
+        let mut notes = String::new();
+        let (code, out, err) = client
+            .run(
+                &testbed,
+                "target",
+                "deploy",
+                "sshrace-cmd op=1 ms=200 exit=3 out=10 chunks=2",
+            )
+            .await;
+        assert_eq!((code, out.len()), (3, 10), "{err}");
+        let sock = client.dir.path().join(format!("mux-{v}.sock"));
+        let sock_arg = format!("ControlPath={}", sock.display());
+        let master = client
+            .ssh(
+                &testbed,
+                "target",
+                "deploy",
+                &["-fNM", "-o", &sock_arg, "-o", "ControlPersist=yes"],
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .unwrap();
+        assert!(master.success());
+        let two = client.spawn(
+            &testbed,
+            "target",
+            &["-o", &sock_arg],
+            "sshrace-cmd op=2 ms=1500 out=5",
+        );
+        wait_for_ledger_line(&testbed, "target", "op=2,").await;
+        let three = client.spawn(
+            &testbed,
+            "target",
+            &["-o", &sock_arg],
+            "sshrace-cmd op=3 ms=1000",
+        );
+        wait_for_ledger_line(&testbed, "target", "op=3,").await;
+        let four = client
+            .spawn(
+                &testbed,
+                "target",
+                &["-o", &sock_arg],
+                "sshrace-cmd op=4 ms=0",
+            )
+            .wait_with_output()
+            .await
+            .unwrap();
+        notes.push_str(&format!(
+            "op 4 (MaxSessions 2): exit {:?}, stderr {:?}\n",
+            four.status.code(),
+            String::from_utf8_lossy(&four.stderr)
+        ));
+        for (op, child) in [(2, two), (3, three)] {
+            let out = child.wait_with_output().await.unwrap();
+            notes.push_str(&format!("op {op}: exit {:?}\n", out.status.code()));
+        }
+        let exit = Command::new("ssh")
+            .args(["-o", &sock_arg, "-O", "exit", "x"])
+            .stderr(Stdio::null())
+            .status()
+            .await
+            .unwrap();
+        assert!(exit.success());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let crashed = client.spawn(&testbed, "target", &[], "sshrace-cmd op=5 ms=10000");
+        wait_for_ledger_line(&testbed, "target", "op=5,").await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = SystemTime::now();
+        testbed.kill("target").await.unwrap();
+        notes.push_str(&format!(
+            "docker kill at {:?} (unix ns)\n",
+            before
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let _ = crashed.wait_with_output().await;
+        save(&testbed, "commands", &notes);
+        testbed.shutdown().await;
+
+        // Before authentication: MaxStartups 1:100:1 and LoginGraceTime 1. A silent TCP
+        // connection holds the one startup (a second is dropped) and is closed 2.3 s later;
+        // one closes before the key exchange; an unknown user fails; then a login.
+        let mut spec = TargetSpec::new("target");
+        spec.identities = vec!["deploy".into()];
+        spec.sshd.max_startups.start = 1;
+        spec.sshd.max_startups.rate = 100;
+        spec.sshd.max_startups.full = 1;
+        spec.sshd.login_grace_time = Duration::from_secs(1);
+        let id = run_id(&format!("capture-preauth-{v}"));
+        let testbed = Testbed::start(&id, version, &[spec], &client.public)
+            .await
+            .unwrap();
+        let addr = testbed.ssh_addr("target").unwrap();
+        let held = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (code, _, err) = client.run(&testbed, "target", "deploy", "true").await;
+        let mut notes = format!("second while one held: exit {code}, {err:?}\n");
+        tokio::time::sleep(Duration::from_millis(2_000)).await;
+        drop(held);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        drop(tokio::net::TcpStream::connect(addr).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (code, _, err) = client.run(&testbed, "target", "mallory", "true").await;
+        notes.push_str(&format!("mallory: exit {code}, {err:?}\n"));
+        let (code, _, err) = client
+            .run(&testbed, "target", "deploy", "sshrace-cmd op=6 ms=0")
+            .await;
+        notes.push_str(&format!("deploy after: exit {code}, {err:?}\n"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        save(&testbed, "preauth", &notes);
+        testbed.shutdown().await;
+    }
+}
