@@ -7,33 +7,10 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, anyhow, bail};
 use sshrace_core::{StrategyParams, limits};
-use sshrace_runner::{Job, Registry, Shard};
+use sshrace_runner::{Registry, Shard};
 use sshrace_scenario::Scenario;
-use sshrace_strategy::StrategySpec;
 
-/// One (scenario, strategy) cell and the seeds to run it on.
-pub struct Cell {
-    pub scenario: Arc<Scenario>,
-    pub strategy: StrategySpec,
-    pub seeds: Vec<u64>,
-    pub max_failure_rate: Option<f64>,
-    /// Real seconds per scenario second on containers (`None`: the simulation).
-    pub time_scale: Option<f64>,
-}
-
-/// Every (scenario, strategy, seed) run of `cells`, cell by cell, in seed order.
-pub fn jobs(cells: &[Cell]) -> Vec<Job> {
-    cells
-        .iter()
-        .flat_map(|cell| {
-            cell.seeds.iter().map(|seed| Job {
-                scenario: cell.scenario.clone(),
-                strategy: cell.strategy.clone(),
-                seed: *seed,
-            })
-        })
-        .collect()
-}
+pub use sshrace_runner::{Cell, jobs};
 
 /// What `--shard` kept of a command's cells.
 pub struct Sharded {

@@ -144,15 +144,16 @@ fn execute_cells_recorded(
         }
     };
     bar.finish_and_clear();
-    let mut results = results.into_iter();
-    let mut grouped = Vec::new();
+    let mut grouped = Vec::with_capacity(cells.len());
     let mut broken = Vec::new();
-    for (index, cell) in cells.iter().enumerate() {
-        let mut runs = Vec::new();
-        for seed in &cell.seeds {
-            let result = results
-                .next()
-                .expect("one result per job")
+    for (index, (cell, results)) in cells
+        .iter()
+        .zip(sshrace_runner::regroup(cells, results))
+        .enumerate()
+    {
+        let mut runs = Vec::with_capacity(results.len());
+        for (seed, result) in cell.seeds.iter().zip(results) {
+            let result = result
                 .with_context(|| format!("{} with {}", cell.scenario.path, cell.strategy.name()));
             match result {
                 Ok(run) => runs.push(run),

@@ -32,6 +32,7 @@ mod admission;
 mod builtin;
 #[cfg(feature = "docker")]
 pub mod calibrate;
+mod cell;
 mod chrome;
 mod classify;
 #[cfg(feature = "stats")]
@@ -62,6 +63,7 @@ mod timeline;
 
 pub use admission::{Cost, admit};
 pub use builtin::{BuiltinScenario, builtin_scenarios};
+pub use cell::{Cell, jobs, regroup};
 pub use chrome::{ChromeEvent, ChromeTrace};
 #[cfg(feature = "stats")]
 pub use compare::{Comparison, SeedPair, compare};

@@ -4,19 +4,16 @@ use std::sync::Arc;
 
 use sshrace_runner::{Job, Row, RunError, RunResult, execute};
 use sshrace_scenario::Scenario;
-use sshrace_strategy::StrategySpec;
 
 use crate::{Error, Strategy};
 
-/// A scenario, a strategy resolved for it, and the seeds to run.
+/// The runner's cell (scenario, resolved strategy, seeds, the scenario's `[[expect]]` bound for
+/// the strategy's name), with the strategy as the user named it.
 #[derive(Debug, Clone)]
 pub(crate) struct Cell {
+    pub(crate) run: sshrace_runner::Cell,
     pub(crate) scenario: Arc<Scenario>,
     pub(crate) strategy: Strategy,
-    pub(crate) spec: StrategySpec,
-    pub(crate) seeds: Vec<u64>,
-    /// The scenario's `[[expect]]` bound for this strategy's name, if any.
-    pub(crate) max_failure_rate: Option<f64>,
     /// The strategy under test (not one added with `Check::also`, not a baseline).
     pub(crate) under_test: bool,
 }
@@ -31,11 +28,15 @@ impl Cell {
         let spec = strategy.resolve(scenario)?;
         let max_failure_rate = scenario.max_failure_rate(spec.name());
         Ok(Cell {
+            run: sshrace_runner::Cell {
+                scenario: scenario.clone(),
+                strategy: spec,
+                seeds,
+                max_failure_rate,
+                time_scale: None,
+            },
             scenario: scenario.clone(),
             strategy: strategy.clone(),
-            spec,
-            seeds,
-            max_failure_rate,
             under_test,
         })
     }
@@ -52,7 +53,7 @@ impl CellRuns {
     pub(crate) fn row(&self) -> Row {
         Row::aggregate(
             &self.runs.iter().collect::<Vec<_>>(),
-            self.cell.max_failure_rate,
+            self.cell.run.max_failure_rate,
         )
     }
 }
@@ -64,16 +65,7 @@ pub(crate) fn run_cells(
     threads: usize,
     keep_traces: bool,
 ) -> Result<Vec<CellRuns>, Error> {
-    let jobs: Vec<Job> = cells
-        .iter()
-        .flat_map(|cell| {
-            cell.seeds.iter().map(|seed| Job {
-                scenario: cell.scenario.clone(),
-                strategy: cell.spec.clone(),
-                seed: *seed,
-            })
-        })
-        .collect();
+    let jobs: Vec<Job> = sshrace_runner::jobs(cells.iter().map(|cell| &cell.run));
     tracing::info!(
         cells = cells.len(),
         runs = jobs.len(),
@@ -86,16 +78,15 @@ pub(crate) fn run_cells(
     } else {
         execute(&jobs, threads, &|_| {})
     };
-    let mut results = jobs.iter().zip(results);
+    let grouped_results = sshrace_runner::regroup(cells.iter().map(|cell| &cell.run), results);
     let mut grouped = Vec::with_capacity(cells.len());
-    for cell in cells {
-        let mut runs = Vec::with_capacity(cell.seeds.len());
-        for _ in &cell.seeds {
-            let (job, result) = results.next().expect("one result per job");
+    for (cell, results) in cells.into_iter().zip(grouped_results) {
+        let mut runs = Vec::with_capacity(results.len());
+        for (seed, result) in cell.run.seeds.iter().zip(results) {
             let run = result.map_err(|source| Error::Run {
-                scenario: job.scenario.path.clone(),
-                strategy: job.strategy.name().to_owned(),
-                seed: job.seed,
+                scenario: cell.scenario.path.clone(),
+                strategy: cell.run.strategy.name().to_owned(),
+                seed: *seed,
                 source: Box::new(source),
             })?;
             tracing::debug!(

@@ -326,7 +326,7 @@ impl Report {
                 Cell::new(
                     &cell.cell.scenario,
                     baseline,
-                    cell.cell.seeds.clone(),
+                    cell.cell.run.seeds.clone(),
                     false,
                 )
             })
@@ -351,8 +351,8 @@ impl Report {
                     .collect();
                 Difference::paired(
                     &mine.cell.scenario.name,
-                    mine.cell.spec.name(),
-                    theirs.cell.spec.name(),
+                    mine.cell.run.strategy.name(),
+                    theirs.cell.run.strategy.name(),
                     &per_seed,
                 )
             })
