@@ -5,7 +5,7 @@
 //! their 95% intervals must overlap. Needs Docker (skips without it,
 //! fails without it under CI=true). The full table: `sshrace calibrate` (docs/calibration.md).
 
-use sshrace_docker::image::{OpenSsh, ensure_image};
+use sshrace_docker::image::{OpenSshProfile, ensure_image};
 use sshrace_docker::preflight::require_docker;
 use sshrace_runner::calibrate::{calibrate_probe, markdown, probes};
 
@@ -17,11 +17,14 @@ fn agree(ids: &[&str], runs: u64) {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    ensure_image(OpenSsh::V9_2, &mut |line| eprintln!("image: {line}")).unwrap();
+    ensure_image(OpenSshProfile::OpenSsh92, &mut |line| {
+        eprintln!("image: {line}")
+    })
+    .unwrap();
     let rows: Vec<_> = probes()
         .iter()
         .filter(|p| ids.contains(&p.id))
-        .map(|p| calibrate_probe(p, OpenSsh::V9_2, runs, true).unwrap())
+        .map(|p| calibrate_probe(p, OpenSshProfile::OpenSsh92, runs, true).unwrap())
         .collect();
     assert_eq!(rows.len(), ids.len(), "every probe named exists");
     let left = sshrace_docker::clean::leftovers_of_this_process().unwrap();

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use sshrace_core::{Cause, Outcome};
-use sshrace_docker::image::{OpenSsh, ensure_image};
+use sshrace_docker::image::{OpenSshProfile, ensure_image};
 use sshrace_docker::preflight::require_docker;
 use sshrace_runner::docker::{Client, DockerRun, plan_docker, run_docker, scaled_params};
 use sshrace_runner::{Registry, RunResult, run_one};
@@ -46,13 +46,16 @@ fn on_containers(
     client: Client,
     scale: f64,
 ) -> (StrategySpec, DockerRun) {
-    ensure_image(OpenSsh::V9_2, &mut |line| eprintln!("image: {line}")).unwrap();
+    ensure_image(OpenSshProfile::OpenSsh92, &mut |line| {
+        eprintln!("image: {line}")
+    })
+    .unwrap();
     let scale = plan_docker(scenario, Some(scale)).expect("runs on containers");
     let spec = Registry::new()
         .resolve(scenario, strategy, &scaled_params(scale))
         .unwrap();
     let options = DockerRun {
-        openssh: OpenSsh::V9_2,
+        openssh: OpenSshProfile::OpenSsh92,
         time_scale: scale,
         client,
     };

@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 
 use sshrace_core::{Cause, Outcome};
-use sshrace_docker::image::{OpenSsh, ensure_image};
+use sshrace_docker::image::{OpenSshProfile, ensure_image};
 use sshrace_docker::preflight::require_docker;
 use sshrace_runner::docker::{Client, DockerRun, plan_docker, run_docker, scaled_params};
 use sshrace_runner::{Registry, RunResult};
@@ -31,7 +31,7 @@ fn runs(
     scale: f64,
 ) -> Vec<RunResult> {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let version = OpenSsh::V9_2;
+    let version = OpenSshProfile::OpenSsh92;
     ensure_image(version, &mut |line| eprintln!("image: {line}")).expect("target image");
     let scenario = scenario(file);
     let scale = plan_docker(&scenario, Some(scale)).expect("runs on containers");

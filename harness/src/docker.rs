@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use sshrace_runner::docker::{Client, DockerRun, OpenSsh, Refusal, plan_docker};
+use sshrace_runner::docker::{Client, DockerRun, OpenSshProfile, Refusal, plan_docker};
 use sshrace_scenario::Scenario;
 
 use crate::cli::{BackendArg, BackendArgs, ClientArg, ImageAction};
@@ -41,7 +41,7 @@ impl Containers {
 
     /// Docker answers and the target images of `versions` exist (built now if missing,
     /// progress on stderr).
-    pub fn prepare(&self, versions: &[OpenSsh]) -> anyhow::Result<()> {
+    pub fn prepare(&self, versions: &[OpenSshProfile]) -> anyhow::Result<()> {
         sshrace_docker::preflight::docker_available()?;
         for version in versions {
             let report = sshrace_docker::image::ensure_image(*version, &mut |line| {
@@ -67,34 +67,23 @@ impl Containers {
     /// The run settings for `scenario` at `time_scale`.
     pub fn run(&self, scenario: &Scenario, time_scale: f64) -> DockerRun {
         DockerRun {
-            openssh: version_of(scenario),
+            openssh: scenario.profile,
             time_scale,
             client: self.client,
         }
     }
 }
 
-/// The container image version for `scenario`'s profile.
-pub fn version_of(scenario: &Scenario) -> OpenSsh {
-    match scenario.profile {
-        sshrace_core::OpenSshProfile::OpenSsh92 => OpenSsh::V9_2,
-        sshrace_core::OpenSshProfile::OpenSsh100 => OpenSsh::V10_0,
-    }
-}
-
 /// `--openssh`: make every host of `scenario` behave like that release (both backends).
 pub fn apply_profile(scenario: &mut Scenario, openssh: Option<&str>) -> anyhow::Result<()> {
     if let Some(text) = openssh {
-        let profile = sshrace_core::OpenSshProfile::from_name(text).with_context(|| {
-            format!("--openssh {text:?}: use 9.2 (Debian bookworm) or 10.0 (Debian trixie)")
-        })?;
-        scenario.with_profile(profile);
+        scenario.with_profile(parse_openssh(text)?);
     }
     Ok(())
 }
 
-fn parse_openssh(text: &str) -> anyhow::Result<OpenSsh> {
-    OpenSsh::parse(text).with_context(|| {
+fn parse_openssh(text: &str) -> anyhow::Result<OpenSshProfile> {
+    OpenSshProfile::from_name(text.trim()).with_context(|| {
         format!("--openssh {text:?}: use 9.2 (Debian bookworm) or 10.0 (Debian trixie)")
     })
 }
@@ -125,7 +114,7 @@ pub fn image(action: ImageAction) -> anyhow::Result<ExitCode> {
     let ImageAction::Build { openssh } = action;
     let versions = match openssh {
         Some(text) => vec![parse_openssh(&text)?],
-        None => OpenSsh::ALL.to_vec(),
+        None => OpenSshProfile::ALL.to_vec(),
     };
     sshrace_docker::preflight::docker_available()?;
     for version in versions {
@@ -133,7 +122,7 @@ pub fn image(action: ImageAction) -> anyhow::Result<ExitCode> {
         let report = sshrace_docker::image::ensure_image(version, &mut |line| {
             eprintln!("sshrace: image: {line}")
         })?;
-        let (name, tag) = version.target_image();
+        let (name, tag) = sshrace_docker::image::target_image(version);
         println!(
             "{name}:{tag} (OpenSSH {}): {} in {:.1} s",
             version.version(),
@@ -179,7 +168,7 @@ pub fn calibrate(
     }
     let versions = match openssh {
         Some(text) => vec![parse_openssh(text)?],
-        None => OpenSsh::ALL.to_vec(),
+        None => OpenSshProfile::ALL.to_vec(),
     };
     if !sim_only {
         sshrace_docker::preflight::docker_available()?;

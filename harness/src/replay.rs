@@ -40,12 +40,12 @@ pub fn run(
                 strategy,
                 &sshrace_runner::docker::scaled_params(scale),
             )?;
-            containers.prepare(&[crate::docker::version_of(&scenario)])?;
+            containers.prepare(&[scenario.profile])?;
             eprintln!(
                 "sshrace: replay {} strategy {} seed {seed} backend docker (OpenSSH {}, {} client) time scale 1/{:.0}; real runs are not deterministic: the timeline is this run's",
                 scenario.path,
                 strategy,
-                crate::docker::version_of(&scenario).version(),
+                scenario.profile.version(),
                 containers.client.name(),
                 1.0 / scale
             );

@@ -194,7 +194,7 @@ pub fn replay_backend(cell: &Cell, containers: Option<&Containers>) -> String {
     };
     format!(
         " --backend docker --openssh {} --client {}{}",
-        crate::docker::version_of(&cell.scenario).version(),
+        cell.scenario.profile.version(),
         c.client.name(),
         cell.time_scale
             .map(|scale| format!(" --time-scale 1/{:.0}", 1.0 / scale))
@@ -235,10 +235,7 @@ pub fn report_cells(
     let backend = match containers {
         None => "sim".to_owned(),
         Some(c) => {
-            let mut versions: Vec<_> = cells
-                .iter()
-                .map(|cell| crate::docker::version_of(&cell.scenario))
-                .collect();
+            let mut versions: Vec<_> = cells.iter().map(|cell| cell.scenario.profile).collect();
             versions.sort();
             versions.dedup();
             c.prepare(&versions)?;

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use sshrace_docker::image::{OpenSsh, ensure_image};
+use sshrace_docker::image::{OpenSshProfile, ensure_image};
 use sshrace_docker::preflight::require_docker;
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -83,7 +83,10 @@ fn interrupted(sig: i32, code: i32, name: &str) {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    ensure_image(OpenSsh::V9_2, &mut |line| eprintln!("image: {line}")).unwrap();
+    ensure_image(OpenSshProfile::OpenSsh92, &mut |line| {
+        eprintln!("image: {line}")
+    })
+    .unwrap();
     let child = start_container_run();
     let pid = child.id();
     signal(&child, sig);
@@ -119,7 +122,10 @@ fn after_sigkill_clean_removes_containers_and_folder_but_spares_a_live_run() {
         return;
     }
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    ensure_image(OpenSsh::V9_2, &mut |line| eprintln!("image: {line}")).unwrap();
+    ensure_image(OpenSshProfile::OpenSsh92, &mut |line| {
+        eprintln!("image: {line}")
+    })
+    .unwrap();
     let mut child = start_container_run();
     let pid = child.id();
     // The run is alive: clean leaves its containers and folder.

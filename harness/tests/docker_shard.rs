@@ -3,7 +3,7 @@
 
 use std::process::{Command, Output};
 
-use sshrace_docker::image::{OpenSsh, ensure_image};
+use sshrace_docker::image::{OpenSshProfile, ensure_image};
 use sshrace_docker::preflight::require_docker;
 
 fn sshrace(args: &[&str]) -> Output {
@@ -33,7 +33,10 @@ fn a_sharded_container_matrix_merges_into_one_report_and_leaves_no_container() {
     if !require_docker() {
         return;
     }
-    ensure_image(OpenSsh::V9_2, &mut |line| eprintln!("image: {line}")).unwrap();
+    ensure_image(OpenSshProfile::OpenSsh92, &mut |line| {
+        eprintln!("image: {line}")
+    })
+    .unwrap();
     let dir = std::env::temp_dir().join(format!("shard-docker-{}", std::process::id()));
     let scenarios = dir.join("scenarios");
     std::fs::create_dir_all(&scenarios).unwrap();

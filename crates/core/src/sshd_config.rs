@@ -120,6 +120,15 @@ impl OpenSshProfile {
             .find(|profile| profile.version() == version)
     }
 
+    /// The Debian suite that ships this release, whose packages the container images are built
+    /// from: `"bookworm"` (9.2p1) or `"trixie"` (10.0p2).
+    pub fn suite(self) -> &'static str {
+        match self {
+            OpenSshProfile::OpenSsh92 => "bookworm",
+            OpenSshProfile::OpenSsh100 => "trixie",
+        }
+    }
+
     /// The release number: `"9.2"` or `"10.0"`.
     pub fn version(self) -> &'static str {
         match self {

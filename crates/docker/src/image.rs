@@ -20,61 +20,18 @@ pub const BASE_PACKAGES: &str = "openssh-server,openssh-client,iproute2,iptables
 /// The image label holding the content hash of the embedded Dockerfile and assets.
 pub const HASH_LABEL: &str = "sshrace.hash";
 
-/// An OpenSSH server version the container backend can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-pub enum OpenSsh {
-    /// OpenSSH 9.2p1 (Debian bookworm).
-    V9_2,
-    /// OpenSSH 10.0p2 (Debian trixie).
-    V10_0,
+/// An OpenSSH server version the container backend can run: the same profile the simulated
+/// sshd follows (one enum for both backends).
+pub use sshrace_core::OpenSshProfile;
+
+/// The target image's name and tag for `version`, e.g. `("sshrace-target", "bookworm")`.
+pub fn target_image(version: OpenSshProfile) -> (String, String) {
+    ("sshrace-target".to_owned(), version.suite().to_owned())
 }
 
-impl OpenSsh {
-    /// Every supported version, oldest first.
-    pub const ALL: [OpenSsh; 2] = [OpenSsh::V9_2, OpenSsh::V10_0];
-
-    /// `"9.2"` or `"10.0"`, also with an `openssh-` prefix.
-    pub fn parse(s: &str) -> Option<OpenSsh> {
-        let s = s.trim();
-        let s = s.strip_prefix("openssh-").unwrap_or(s);
-        match s {
-            "9.2" => Some(OpenSsh::V9_2),
-            "10.0" => Some(OpenSsh::V10_0),
-            _ => None,
-        }
-    }
-
-    /// `"9.2"` / `"10.0"`.
-    pub fn version(self) -> &'static str {
-        match self {
-            OpenSsh::V9_2 => "9.2",
-            OpenSsh::V10_0 => "10.0",
-        }
-    }
-
-    /// The Debian suite that ships it: `"bookworm"` / `"trixie"`.
-    pub fn suite(self) -> &'static str {
-        match self {
-            OpenSsh::V9_2 => "bookworm",
-            OpenSsh::V10_0 => "trixie",
-        }
-    }
-
-    /// The target image's name and tag, e.g. `("sshrace-target", "bookworm")`.
-    pub fn target_image(self) -> (String, String) {
-        ("sshrace-target".to_owned(), self.suite().to_owned())
-    }
-
-    /// The base image's name and tag, e.g. `("sshrace-base", "bookworm")`.
-    pub fn base_image(self) -> (String, String) {
-        ("sshrace-base".to_owned(), self.suite().to_owned())
-    }
-}
-
-impl std::fmt::Display for OpenSsh {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "openssh-{}", self.version())
-    }
+/// The base image's name and tag for `version`, e.g. `("sshrace-base", "bookworm")`.
+pub fn base_image(version: OpenSshProfile) -> (String, String) {
+    ("sshrace-base".to_owned(), version.suite().to_owned())
 }
 
 /// What [`ensure_image`] did.
@@ -136,7 +93,7 @@ fn image_label(reference: &str, label: &str) -> Result<Option<String>, DockerErr
 /// cwd). Idempotent and cached: rebuilt only when the embedded Dockerfile/assets change (a
 /// content hash in the image label `sshrace.hash` is compared). `progress` gets one line per step.
 pub fn ensure_image(
-    version: OpenSsh,
+    version: OpenSshProfile,
     progress: &mut dyn FnMut(&str),
 ) -> Result<ImageReport, DockerError> {
     // One build at a time in this process (parallel tests would otherwise build it N times).
@@ -145,7 +102,7 @@ pub fn ensure_image(
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     docker_available()?;
-    let (base_name, suite) = version.base_image();
+    let (base_name, suite) = base_image(version);
     let base = format!("{base_name}:{suite}");
     let started = Instant::now();
     let mut base_built = false;
@@ -170,7 +127,7 @@ pub fn ensure_image(
     let base_time = started.elapsed();
 
     let started = Instant::now();
-    let (name, tag) = version.target_image();
+    let (name, tag) = target_image(version);
     let target = format!("{name}:{tag}");
     let hash = content_hash();
     let mut target_built = false;
@@ -225,17 +182,23 @@ mod tests {
 
     #[test]
     fn versions_parse_and_name_their_images() {
-        assert_eq!(OpenSsh::parse("9.2"), Some(OpenSsh::V9_2));
-        assert_eq!(OpenSsh::parse("openssh-10.0"), Some(OpenSsh::V10_0));
-        assert_eq!(OpenSsh::parse("8.9"), None);
-        for v in OpenSsh::ALL {
-            assert_eq!(OpenSsh::parse(v.version()), Some(v));
+        assert_eq!(
+            OpenSshProfile::from_name("9.2"),
+            Some(OpenSshProfile::OpenSsh92)
+        );
+        assert_eq!(
+            OpenSshProfile::from_name("openssh-10.0"),
+            Some(OpenSshProfile::OpenSsh100)
+        );
+        assert_eq!(OpenSshProfile::from_name("8.9"), None);
+        for v in OpenSshProfile::ALL {
+            assert_eq!(OpenSshProfile::from_name(v.version()), Some(v));
         }
         assert_eq!(
-            OpenSsh::V9_2.target_image(),
+            target_image(OpenSshProfile::OpenSsh92),
             ("sshrace-target".into(), "bookworm".into())
         );
-        assert_eq!(OpenSsh::V10_0.suite(), "trixie");
+        assert_eq!(OpenSshProfile::OpenSsh100.suite(), "trixie");
         assert_eq!(content_hash().len(), 32);
     }
 }

@@ -25,7 +25,7 @@ pub mod target;
 pub use clean::{clean, leftovers};
 pub use dialer::{AddressBook, TcpDialer, generate_client_key};
 pub use error::DockerError;
-pub use image::{ImageReport, OpenSsh, ensure_image};
+pub use image::{ImageReport, OpenSshProfile, ensure_image};
 pub use openssh::OpenSshTransport;
 pub use preflight::{docker_available, image_tools_available, require_docker};
 pub use proxy::FaultProxy;

@@ -3,7 +3,7 @@
 //! [`Ledger`] (fetched here, turned into the `Ledger` by [`crate::ledger`]).
 
 use crate::error::{DockerError, run, run_async};
-use crate::image::OpenSsh;
+use crate::image::OpenSshProfile;
 use crate::ledger::{HostEvidence, build_ledger};
 use sshrace_core::{Ledger, SshdConfig};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -144,7 +144,7 @@ struct Target {
 /// The targets of one run. Removes its containers on [`Testbed::shutdown`] and on drop.
 pub struct Testbed {
     run_id: String,
-    version: OpenSsh,
+    version: OpenSshProfile,
     targets: Vec<Target>,
     removed: bool,
 }
@@ -168,11 +168,11 @@ impl std::fmt::Debug for Testbed {
 
 async fn start_one(
     run_id: String,
-    version: OpenSsh,
+    version: OpenSshProfile,
     spec: TargetSpec,
     key: String,
 ) -> Result<(ContainerAsync<GenericImage>, u16), DockerError> {
-    let (name, tag) = version.target_image();
+    let (name, tag) = crate::image::target_image(version);
     let request = GenericImage::new(name, tag)
         .with_wait_for(WaitFor::message_on_stderr(READY))
         .with_mapped_port(0, 22.tcp())
@@ -236,7 +236,7 @@ impl Testbed {
     /// Starts targets concurrently. On any failure, removes what it started.
     pub async fn start(
         run_id: &str,
-        version: OpenSsh,
+        version: OpenSshProfile,
         targets: &[TargetSpec],
         client_public_key: &str,
     ) -> Result<Testbed, DockerError> {
@@ -290,7 +290,7 @@ impl Testbed {
     }
 
     /// The OpenSSH version the targets run.
-    pub fn version(&self) -> OpenSsh {
+    pub fn version(&self) -> OpenSshProfile {
         self.version
     }
 

@@ -5,7 +5,7 @@
 
 use sshrace_core::{ConnectionEnd, Ledger, SessionEnd, SshdConfig};
 use sshrace_docker::clean::{clean, leftovers};
-use sshrace_docker::image::{OpenSsh, ensure_image};
+use sshrace_docker::image::{OpenSshProfile, ensure_image};
 use sshrace_docker::preflight::require_docker;
 use sshrace_docker::target::{Firewall, TargetSpec, Testbed};
 use std::path::PathBuf;
@@ -97,7 +97,7 @@ impl Client {
     }
 }
 
-fn image(version: OpenSsh) {
+fn image(version: OpenSshProfile) {
     let report = ensure_image(version, &mut |line| println!("image: {line}")).unwrap();
     println!("image {version}: {report:?}");
 }
@@ -136,7 +136,7 @@ async fn two_targets_settings_ledger_and_faults() {
     if !require_docker() {
         return;
     }
-    image(OpenSsh::V9_2);
+    image(OpenSshProfile::OpenSsh92);
     let id = run_id("faults");
     let client = Client::new();
     let mut alpha = TargetSpec::new("alpha");
@@ -156,12 +156,17 @@ async fn two_targets_settings_ledger_and_faults() {
 
     let origin = SystemTime::now();
     let started = Instant::now();
-    let testbed = Testbed::start(&id, OpenSsh::V9_2, &[alpha, beta], &client.public)
-        .await
-        .unwrap();
+    let testbed = Testbed::start(
+        &id,
+        OpenSshProfile::OpenSsh92,
+        &[alpha, beta],
+        &client.public,
+    )
+    .await
+    .unwrap();
     println!("2 targets ready in {:?}", started.elapsed());
     assert_eq!(testbed.run_id(), id);
-    assert_eq!(testbed.version(), OpenSsh::V9_2);
+    assert_eq!(testbed.version(), OpenSshProfile::OpenSsh92);
     assert_eq!(
         testbed.ssh_addr("alpha").unwrap().ip().to_string(),
         "127.0.0.1"
@@ -384,7 +389,7 @@ async fn both_openssh_versions_start() {
         return;
     }
     let client = Client::new();
-    for version in OpenSsh::ALL {
+    for version in OpenSshProfile::ALL {
         image(version);
         // Cached: nothing to build the second time.
         let report = ensure_image(version, &mut |_| {}).unwrap();
@@ -426,12 +431,12 @@ async fn clean_removes_what_a_leaked_testbed_left() {
     if !require_docker() {
         return;
     }
-    image(OpenSsh::V9_2);
+    image(OpenSshProfile::OpenSsh92);
     let id = run_id("leak");
     let client = Client::new();
     let testbed = Testbed::start(
         &id,
-        OpenSsh::V9_2,
+        OpenSshProfile::OpenSsh92,
         &[TargetSpec::new("target")],
         &client.public,
     )
@@ -463,7 +468,7 @@ async fn capture_fixture_material() {
     let dir = PathBuf::from(std::env::var("SSHRACE_CAPTURE").expect("SSHRACE_CAPTURE=dir"));
     std::fs::create_dir_all(&dir).unwrap();
     let client = Client::new();
-    for version in OpenSsh::ALL {
+    for version in OpenSshProfile::ALL {
         image(version);
         let v = version.version();
         let version_dir = dir.join(format!("openssh-{v}"));

@@ -11,7 +11,7 @@ use std::time::Duration;
 use sshrace_core::{Cause, ConnectionEnd, Outcome, StalledConnection};
 use sshrace_scenario::Scenario;
 
-use crate::docker::{Client, DockerRun, OpenSsh, run_docker, scaled_params};
+use crate::docker::{Client, DockerRun, OpenSshProfile, run_docker, scaled_params};
 use crate::{Registry, RunError, RunResult, paired_t, run_one, wilson};
 
 /// What a probe measures in one run.
@@ -47,7 +47,7 @@ pub struct Probe {
     /// For timings: the largest difference of means that still agrees (seconds).
     pub tolerance: f64,
     /// Only for this OpenSSH version (`None`: every version).
-    pub only: Option<OpenSsh>,
+    pub only: Option<OpenSshProfile>,
     /// Why the backends disagree where they are known to (shown only when they do).
     pub note: &'static str,
 }
@@ -363,7 +363,7 @@ pub fn probes() -> Vec<Probe> {
             // Connects are one second apart and the first failure's timing differs by about a
             // second between the backends.
             tolerance: 3.0,
-            only: Some(OpenSsh::V10_0),
+            only: Some(OpenSshProfile::OpenSsh100),
             note: "",
         },
     ]
@@ -442,16 +442,13 @@ fn agreement(probe: &Probe, sim: &Estimate, real: &Estimate) -> (bool, String) {
 /// of OpenSSH `version`.
 pub fn calibrate_probe(
     probe: &Probe,
-    version: OpenSsh,
+    version: OpenSshProfile,
     runs: u64,
     real: bool,
 ) -> Result<CalibrationRow, RunError> {
     let mut scenario = Scenario::from_str(probe.scenario, probe.path)?;
     // The simulated hosts behave like the version the containers run.
-    scenario.with_profile(match version {
-        OpenSsh::V9_2 => sshrace_core::OpenSshProfile::OpenSsh92,
-        OpenSsh::V10_0 => sshrace_core::OpenSshProfile::OpenSsh100,
-    });
+    scenario.with_profile(version);
     let registry = Registry::new();
     let spec = registry.resolve(&scenario, probe.strategy, &Default::default())?;
     let sim_runs = (0..runs)

@@ -18,7 +18,7 @@ use sshrace_core::{
     WorkspaceStatus,
 };
 use sshrace_docker::dialer::{AddressBook, TcpDialer, generate_client_key};
-pub use sshrace_docker::image::OpenSsh;
+pub use sshrace_docker::image::OpenSshProfile;
 use sshrace_docker::openssh::OpenSshTransport;
 use sshrace_docker::proxy::FaultProxy;
 use sshrace_docker::target::{Firewall, TargetSpec, Testbed};
@@ -54,7 +54,7 @@ impl Client {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DockerRun {
     /// The OpenSSH server version (Debian suite of the target image).
-    pub openssh: OpenSsh,
+    pub openssh: OpenSshProfile,
     /// Real seconds per scenario second (`1/60`: a minute of the scenario takes a second).
     pub time_scale: f64,
     /// The client transport.

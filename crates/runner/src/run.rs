@@ -20,7 +20,7 @@ pub enum Backend {
     Sim,
     /// Real OpenSSH servers of this version in containers (the `docker` feature).
     #[cfg(feature = "docker")]
-    Docker(crate::docker::OpenSsh),
+    Docker(crate::docker::OpenSshProfile),
 }
 
 impl Backend {
@@ -29,9 +29,9 @@ impl Backend {
         match self {
             Backend::Sim => "sim",
             #[cfg(feature = "docker")]
-            Backend::Docker(crate::docker::OpenSsh::V9_2) => "docker-openssh-9.2",
+            Backend::Docker(crate::docker::OpenSshProfile::OpenSsh92) => "docker-openssh-9.2",
             #[cfg(feature = "docker")]
-            Backend::Docker(crate::docker::OpenSsh::V10_0) => "docker-openssh-10.0",
+            Backend::Docker(crate::docker::OpenSshProfile::OpenSsh100) => "docker-openssh-10.0",
         }
     }
 }
