@@ -14,6 +14,7 @@
 //! - [`Trace`]: the ordered, hashable event log of one run; [`Mark`]s on its events give a
 //!   timeline viewer spans (connections, sessions, commands) and instants (faults).
 //! - [`Fault`]: what a timeline does to the network, a host or the control plane.
+//! - [`AddressBook`]: where each host is reached now, for the transports that dial a real network.
 //!
 //! ```
 //! use sshrace_core::CommandSpec;
@@ -25,6 +26,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod address_book;
 mod clock;
 mod command;
 mod control;
@@ -40,6 +42,7 @@ mod strategy_params;
 mod trace;
 mod transport;
 
+pub use address_book::AddressBook;
 pub use clock::{Clock, FixedClock};
 pub use command::{CommandBehaviour, CommandSpec, CommandSpecError};
 pub use control::{ControlPlane, WorkspaceStatus};

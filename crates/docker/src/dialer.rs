@@ -2,10 +2,7 @@
 //! address a shared [`AddressBook`] gives for a host (a target's published port, or its fault
 //! proxy), and the run's client key.
 
-use std::collections::BTreeMap;
 use std::io;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use rand::{RngCore, SeedableRng};
@@ -13,27 +10,9 @@ use rand_chacha::ChaCha20Rng;
 use russh::keys::PrivateKey;
 use russh::keys::ssh_key::LineEnding;
 use russh::keys::ssh_key::private::Ed25519Keypair;
+pub use sshrace_core::AddressBook;
 use sshrace_russh::Dialer;
 use tokio::net::TcpStream;
-
-/// Host name -> address book shared with the runner (updated after restarts).
-#[derive(Debug, Clone, Default)]
-pub struct AddressBook(Arc<Mutex<BTreeMap<String, SocketAddr>>>);
-
-impl AddressBook {
-    /// Point `host` at `addr` (replacing what it had).
-    pub fn set(&self, host: &str, addr: SocketAddr) {
-        self.0
-            .lock()
-            .expect("address book lock")
-            .insert(host.to_owned(), addr);
-    }
-
-    /// Where `host` is reached now, if known.
-    pub fn get(&self, host: &str) -> Option<SocketAddr> {
-        self.0.lock().expect("address book lock").get(host).copied()
-    }
-}
 
 /// `sshrace_russh::Dialer` over tokio TCP to the address book's address (`TCP_NODELAY` set).
 #[derive(Debug, Clone, Default)]

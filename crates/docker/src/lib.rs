@@ -10,14 +10,12 @@
 //! - [`proxy`]: the userspace TCP fault proxy between every client and every target (latency,
 //!   jitter, blackholes, NAT idle drops, resets).
 //! - [`dialer`]: russh over real TCP through the proxy (a `Dialer` for `RusshTransport`).
-//! - [`openssh`]: the OpenSSH client (`ssh` processes, ControlMaster) as a `Transport`.
 
 pub mod clean;
 pub mod dialer;
 pub mod error;
 pub mod image;
 pub mod ledger;
-pub mod openssh;
 pub mod preflight;
 pub mod proxy;
 pub mod target;
@@ -26,7 +24,6 @@ pub use clean::{clean, leftovers};
 pub use dialer::{AddressBook, TcpDialer, generate_client_key};
 pub use error::DockerError;
 pub use image::{ImageReport, OpenSshProfile, ensure_image};
-pub use openssh::OpenSshTransport;
 pub use preflight::{docker_available, image_tools_available, require_docker};
 pub use proxy::FaultProxy;
 pub use target::{Firewall, TargetSpec, Testbed};

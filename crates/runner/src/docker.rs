@@ -19,9 +19,9 @@ use sshrace_core::{
 };
 use sshrace_docker::dialer::{AddressBook, TcpDialer, generate_client_key};
 pub use sshrace_docker::image::OpenSshProfile;
-use sshrace_docker::openssh::OpenSshTransport;
 use sshrace_docker::proxy::FaultProxy;
 use sshrace_docker::target::{Firewall, TargetSpec, Testbed};
+use sshrace_openssh::OpenSshTransport;
 use sshrace_russh::{RusshTransport, stall};
 use sshrace_scenario::{Action, Arrivals, Plan, Scenario};
 use sshrace_strategy::{Env, StrategySpec};

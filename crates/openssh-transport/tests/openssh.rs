@@ -103,8 +103,8 @@ use std::time::{Duration, Instant};
 
 use sshrace_core::{Cause, ConnectOptions, FixedClock, SessionEvent, Trace, Transport};
 use sshrace_docker::dialer::{AddressBook, TcpDialer, generate_client_key};
-use sshrace_docker::openssh::OpenSshTransport;
 use sshrace_docker::proxy::FaultProxy;
+use sshrace_openssh::OpenSshTransport;
 use sshrace_russh::RusshTransport;
 
 fn options() -> ConnectOptions {
