@@ -1,4 +1,4 @@
-//! Real OpenSSH in containers: sshrace's second backend (issue 8).
+//! Real OpenSSH in containers: the machinery of sshrace's second backend.
 //!
 //! - [`preflight`]: is Docker (and, to build images, mmdebstrap and root) here? One-line errors.
 //! - [`image`]: the base image from Debian packages (mmdebstrap + `docker import`) and the
