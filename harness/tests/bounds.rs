@@ -3,22 +3,13 @@
 //! line and exit 2; nothing panics (101) or aborts (134); SIGINT and SIGTERM stop a run with
 //! its finished rows and exit 130 and 143.
 
+mod common;
+
+use common::{sshrace, text};
+
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn sshrace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sshrace"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env_remove("SSHRACE_SEED")
-        .output()
-        .expect("sshrace runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 /// A one-line error on stderr with exit 2, nothing on stdout, containing every `needle`.
 fn assert_refused(out: &Output, needles: &[&str]) {
@@ -336,11 +327,10 @@ fn a_profile_written_as_a_number_says_what_to_write() {
 /// Start a long simulated matrix, send `signal` once it has finished some runs, and return
 /// its output.
 fn interrupted(signal: i32) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_sshrace"))
+    let child = common::command()
         .args([
             "matrix", "--seeds", "0..400", "--format", "csv", "--jobs", "1",
         ])
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

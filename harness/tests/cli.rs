@@ -1,20 +1,9 @@
 //! The `sshrace` command line: exit codes, errors that point at the spot, machine-readable
 //! output, replay lines.
 
-use std::process::{Command, Output};
+mod common;
 
-fn sshrace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sshrace"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env_remove("SSHRACE_SEED")
-        .output()
-        .expect("sshrace runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::{sshrace, text};
 
 #[test]
 fn unknown_scenario_is_a_one_line_error_with_exit_2() {

@@ -3,6 +3,8 @@
 //! after SIGKILL, `sshrace clean` removes both; `sshrace clean` leaves a live run's containers
 //! alone. Each test sends a real signal to the binary.
 
+mod common;
+
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -11,14 +13,6 @@ use sshrace_docker::image::{OpenSshProfile, ensure_image};
 use sshrace_docker::preflight::require_docker;
 
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn sshrace() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sshrace"));
-    command
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env_remove("SSHRACE_SEED");
-    command
-}
 
 fn docker_ids(filter: &str) -> Vec<String> {
     let out = Command::new("docker")
@@ -46,7 +40,7 @@ fn folders_of(pid: u32) -> Vec<String> {
 
 /// A container run of three seeds, started; returns once its containers and folder exist.
 fn start_container_run() -> Child {
-    let child = sshrace()
+    let child = common::command()
         .args([
             "run",
             "tests/scenarios/docker-deploy-recycle.toml",
@@ -129,7 +123,7 @@ fn after_sigkill_clean_removes_containers_and_folder_but_spares_a_live_run() {
     let mut child = start_container_run();
     let pid = child.id();
     // The run is alive: clean leaves its containers and folder.
-    let out = sshrace().arg("clean").output().expect("clean runs");
+    let out = common::command().arg("clean").output().expect("clean runs");
     assert_eq!(out.status.code(), Some(0));
     assert!(
         !containers_of(pid).is_empty(),
@@ -139,7 +133,7 @@ fn after_sigkill_clean_removes_containers_and_folder_but_spares_a_live_run() {
     signal(&child, libc::SIGKILL);
     child.wait().expect("killed");
     assert!(!containers_of(pid).is_empty(), "SIGKILL leaves them");
-    let out = sshrace().arg("clean").output().expect("clean runs");
+    let out = common::command().arg("clean").output().expect("clean runs");
     assert_eq!(
         out.status.code(),
         Some(0),

@@ -1,24 +1,14 @@
 //! A sharded container matrix: `--backend docker --shard 1/2` and `2/2` on two scenarios, each
 //! with `--out`, merge into one report of every cell, and no container is left behind.
 
-use std::process::{Command, Output};
+mod common;
+
+use common::{sshrace, text};
+
+use std::process::Command;
 
 use sshrace_docker::image::{OpenSshProfile, ensure_image};
 use sshrace_docker::preflight::require_docker;
-
-fn sshrace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sshrace"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env_remove("SSHRACE_SEED")
-        .env_remove("SSHRACE_SHARD")
-        .output()
-        .expect("sshrace runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn left_behind() -> String {
     let out = Command::new("docker")

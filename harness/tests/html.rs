@@ -8,6 +8,10 @@
 //! it fails (`.ci/run` installs the package). SSHRACE_UPDATE_SCREENSHOTS=1 also writes the
 //! screenshots to docs/html-report-grid.png and docs/html-report-timeline.png.
 
+mod common;
+
+use common::sshrace;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -23,15 +27,6 @@ const SEEDS: &str = "2";
 
 fn root() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-fn sshrace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sshrace"))
-        .args(args)
-        .current_dir(root())
-        .env_remove("SSHRACE_SEED")
-        .output()
-        .expect("sshrace runs")
 }
 
 /// A fresh directory under the target dir holding copies of [`SCENARIOS`].

@@ -2,22 +2,12 @@
 //! unsharded command's report byte for byte, in every format, with its exit status; a bad
 //! merge (a missing shard, a duplicate, another version or command) exits 2 with one line.
 
+mod common;
+
+use common::{sshrace, text};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn sshrace(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sshrace"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env_remove("SSHRACE_SEED")
-        .env_remove("SSHRACE_SHARD")
-        .output()
-        .expect("sshrace runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use std::process::Output;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("shard-test-{name}-{}", std::process::id()));
@@ -147,12 +137,10 @@ fn which_shard_a_run_lands_in_depends_on_neither_jobs_nor_the_flags_spelling() {
     let cmd = ["run", "agent-flap", "--seeds", "5", "--format", "csv"];
     let (a, b) = (path(&dir, "a.json"), path(&dir, "b.json"));
     run(&cmd, &["--shard", "2/3", "--jobs", "1", "--out", &a], 0);
-    let out = Command::new(env!("CARGO_BIN_EXE_sshrace"))
+    let out = common::command()
         .args(cmd)
         .args(["--jobs", "2", "--out", &b])
         .env("SSHRACE_SHARD", "2/3")
-        .env_remove("SSHRACE_SEED")
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
