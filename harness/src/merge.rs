@@ -68,15 +68,13 @@ impl Header {
     pub fn file(
         self,
         sharded: &Sharded,
-        cells: &[Cell],
         grouped: &[Vec<RunResult>],
         broken: &[(usize, u64, String)],
     ) -> Results {
-        let mut runs: Vec<ResultRun> = cells
+        let mut runs: Vec<ResultRun> = grouped
             .iter()
-            .zip(grouped)
             .enumerate()
-            .flat_map(|(index, (_, runs))| {
+            .flat_map(|(index, runs)| {
                 runs.iter().map(move |run| ResultRun {
                     job: sharded.job_of[index][&run.seed],
                     cell: index as u32,
@@ -188,11 +186,8 @@ pub fn run(paths: &[PathBuf], format: FormatArg, plot: Option<&Path>) -> anyhow:
             .iter()
             .map(|(cell, row)| (row, |seed| cell.replay_command(seed))),
     );
-    Ok(if !merged.not_carried_out.is_empty() {
-        ExitCode::from(2)
-    } else if breaks {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(crate::report::exit_code(
+        !merged.not_carried_out.is_empty(),
+        breaks,
+    ))
 }

@@ -16,27 +16,18 @@ use crate::plan::{self, Cell};
 
 /// The runs that finished so far, by job index, for the rows an interrupted command prints.
 pub struct Finished {
+    /// For each job, in job order, its run once it finished.
     runs: Mutex<Vec<Option<RunResult>>>,
-    /// For each job, its cell's index.
-    cell_of: Vec<usize>,
-    /// For each cell, its `max_failure_rate`.
-    expectations: Vec<Option<f64>>,
+    cells: Vec<Cell>,
     format: Format,
-    total: usize,
 }
 
 impl Finished {
     fn new(cells: &[Cell], format: Format) -> Finished {
-        let cell_of: Vec<usize> = cells
-            .iter()
-            .enumerate()
-            .flat_map(|(index, cell)| cell.seeds.iter().map(move |_| index))
-            .collect();
+        let jobs = cells.iter().map(|cell| cell.seeds.len()).sum();
         Finished {
-            runs: Mutex::new(vec![None; cell_of.len()]),
-            total: cell_of.len(),
-            cell_of,
-            expectations: cells.iter().map(|c| c.max_failure_rate).collect(),
+            runs: Mutex::new(vec![None; jobs]),
+            cells: cells.to_vec(),
             format,
         }
     }
@@ -52,15 +43,11 @@ impl Finished {
         let runs = self.runs.lock().expect("finished lock");
         let done = runs.iter().flatten().count();
         let mut rows = Vec::new();
-        for (cell, expectation) in self.expectations.iter().enumerate() {
-            let mine: Vec<&RunResult> = runs
-                .iter()
-                .zip(&self.cell_of)
-                .filter(|(_, c)| **c == cell)
-                .filter_map(|(run, _)| run.as_ref())
-                .collect();
+        let grouped = sshrace_runner::regroup(&self.cells, runs.iter());
+        for (cell, group) in self.cells.iter().zip(grouped) {
+            let mine: Vec<&RunResult> = group.into_iter().flatten().collect();
             if !mine.is_empty() {
-                rows.push(Row::aggregate(&mine, *expectation));
+                rows.push(Row::aggregate(&mine, cell.max_failure_rate));
             }
         }
         let mut out = std::io::stdout().lock();
@@ -69,7 +56,7 @@ impl Finished {
         eprintln!(
             "sshrace: interrupted by {}: INCOMPLETE, {done} of {} runs finished (the rows above count only those); no run was started after the signal",
             crate::interrupt::name(signal),
-            self.total
+            runs.len()
         );
         eprintln!("sshrace: rerun: {}", crate::interrupt::rerun_command());
     }
@@ -336,7 +323,7 @@ pub fn report_cells(
         None => crate::html::page(&reported, containers, threads)?,
     };
     if let (Some(path), Some(header)) = (&common.out, results) {
-        crate::merge::write(path, &header.file(&sharded, cells, &grouped, &broken))?;
+        crate::merge::write(path, &header.file(&sharded, &grouped, &broken))?;
     }
     write_stdout(&text)?;
     let breaks = replay_lines(
@@ -355,13 +342,19 @@ pub fn report_cells(
             "sshrace: shard {shard}: a row breaks its expectation on this shard's runs alone; `sshrace merge` judges the whole"
         );
     }
-    Ok(if !broken.is_empty() {
+    Ok(exit_code(!broken.is_empty(), failed))
+}
+
+/// The exit status of a run or matrix (and of their merge): 2 when a run could not be carried
+/// out, else 1 when a row broke its expectation (or the determinism check failed), else 0.
+pub fn exit_code(not_carried_out: bool, failed: bool) -> ExitCode {
+    if not_carried_out {
         ExitCode::from(2)
     } else if failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 /// Write `text` to stdout.

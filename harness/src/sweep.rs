@@ -84,63 +84,49 @@ pub fn run(args: SweepArgs) -> anyhow::Result<ExitCode> {
         .as_ref()
         .map(|_| header(&scenario, &sweep_plan, &strategies, &values));
     let start = std::time::Instant::now();
+    // The runs this command makes: every job, or its shard's (never dependent on --jobs).
+    let mine: Vec<usize> = (0..jobs).filter(|i| args.shard.contains(*i)).collect();
     if !args.shard.is_all() {
-        // A shard: its runs, to the results file only.
-        let mine: Vec<(usize, Job)> = all_jobs
-            .into_iter()
-            .enumerate()
-            .filter(|(index, _)| args.shard.contains(*index))
-            .collect();
         eprintln!(
             "sshrace: shard {}: {} of {jobs} runs",
             args.shard,
             mine.len()
         );
-        let shard_jobs: Vec<Job> = mine.iter().map(|(_, job)| job.clone()).collect();
-        let bar = crate::progress::bar(shard_jobs.len(), args.format == FormatArg::Table);
-        let results = execute(&shard_jobs, args.threads, &|done| {
-            bar.set_position(done as u64)
-        });
-        bar.finish_and_clear();
-        let mut runs = Vec::with_capacity(results.len());
-        for ((index, _), result) in mine.iter().zip(results) {
-            let run = result.with_context(|| format!("scenario {}", scenario.path))?;
-            runs.push(ResultRun {
-                job: *index as u64,
-                cell: (*index / seeds.len()) as u32,
-                summary: RunSummary::of(&run),
-            });
-        }
-        let (Some(path), Some(header)) = (&args.out, header) else {
-            unreachable!("--shard without --out is refused above");
-        };
-        crate::merge::write(path, &header.results(args.shard, jobs, runs, Vec::new()))?;
-        eprintln!(
-            "sshrace: {} runs in {:.1} s",
-            shard_jobs.len(),
-            start.elapsed().as_secs_f64()
-        );
-        return Ok(ExitCode::SUCCESS);
     }
-    let bar = crate::progress::bar(jobs, args.format == FormatArg::Table);
-    let results = execute(&all_jobs, args.threads, &|done| {
+    let my_jobs: Vec<Job> = mine.iter().map(|i| all_jobs[*i].clone()).collect();
+    let bar = crate::progress::bar(my_jobs.len(), args.format == FormatArg::Table);
+    let results = execute(&my_jobs, args.threads, &|done| {
         bar.set_position(done as u64)
     });
     bar.finish_and_clear();
     if let (Some(path), Some(header)) = (&args.out, header) {
-        let mut runs = Vec::with_capacity(results.len());
-        for (index, result) in results.iter().enumerate() {
-            if let Ok(run) = result {
-                runs.push(ResultRun {
-                    job: index as u64,
-                    cell: (index / seeds.len()) as u32,
-                    summary: RunSummary::of(run),
-                });
-            }
+        // With a run that failed to run there is no results file; the error below says why.
+        let runs: Option<Vec<ResultRun>> = mine
+            .iter()
+            .zip(&results)
+            .map(|(index, result)| {
+                Some(ResultRun {
+                    job: *index as u64,
+                    cell: (*index / seeds.len()) as u32,
+                    summary: RunSummary::of(result.as_ref().ok()?),
+                })
+            })
+            .collect();
+        if let Some(runs) = runs {
+            crate::merge::write(path, &header.results(args.shard, jobs, runs, Vec::new()))?;
         }
-        if runs.len() == jobs {
-            crate::merge::write(path, &header.results(Shard::ALL, jobs, runs, Vec::new()))?;
+    }
+    if !args.shard.is_all() {
+        // A shard prints no table and no chart: `sshrace merge` does, from every shard's file.
+        for result in results {
+            result.with_context(|| format!("scenario {}", scenario.path))?;
         }
+        eprintln!(
+            "sshrace: {} runs in {:.1} s",
+            my_jobs.len(),
+            start.elapsed().as_secs_f64()
+        );
+        return Ok(ExitCode::SUCCESS);
     }
     let sweep = sweep_plan
         .collect(results)

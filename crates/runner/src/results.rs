@@ -274,6 +274,7 @@ pub fn merge(files: &[(String, Results)]) -> Result<Merged, String> {
     let first_shard = Shard::parse(&first.shard).map_err(|e| format!("{first_name}: {e}"))?;
     let count = first_shard.count();
     let mut by_shard: BTreeMap<u32, &str> = BTreeMap::new();
+    let mut shards = Vec::with_capacity(files.len());
     for (name, file) in files {
         if file.version != first.version {
             return Err(format!(
@@ -297,6 +298,7 @@ pub fn merge(files: &[(String, Results)]) -> Result<Merged, String> {
         if let Some(other) = by_shard.insert(shard.index(), name) {
             return Err(format!("shard {shard} given twice ({other} and {name})"));
         }
+        shards.push(shard);
     }
     let missing: Vec<String> = (1..=count)
         .filter(|k| !by_shard.contains_key(k))
@@ -320,8 +322,7 @@ pub fn merge(files: &[(String, Results)]) -> Result<Merged, String> {
     }
     // job -> (file, cell, seed, summary or not-carried-out)
     let mut slots: Vec<Option<(&str, u32, u64, Slot)>> = vec![None; total];
-    for (name, file) in files {
-        let shard = Shard::parse(&file.shard).map_err(|e| format!("{name}: {e}"))?;
+    for ((name, file), shard) in files.iter().zip(shards) {
         let entries = file
             .runs
             .iter()
