@@ -1,0 +1,31 @@
+//! # sshrace-driver: bring your own client
+//!
+//! The sshrace side of the driver protocol (`docs/driver-protocol.md`): a user's program, in
+//! any language, is started once per run and spoken to in JSON lines on its stdin and stdout.
+//! sshrace sends `hello` (the targets), then a `run` or `job` request per operation as the plan
+//! reaches it, `control` events and finally `shutdown`; the program answers each request with
+//! a `reply` (and, for a job, `event`s and a `done`), in any order.
+//!
+//! - [`Program`]: start a program, [`Program::run`] a command, [`Program::job`] a job,
+//!   [`Program::control`], [`Program::shutdown`]. A reader task owns the program's stdout and
+//!   routes each reply to the operation waiting for its id.
+//! - Every misbehaviour is an outcome of one operation, never a hang: a program that dies fails
+//!   what is in flight at once ([`sshrace_core::Cause::ClosedLocally`]), a reply in the wrong
+//!   shape fails its operation, garbage lines, unknown ids and duplicates are recorded as
+//!   [`Violation`]s (in the trace and in [`ProgramDiagnostics`]) and skipped, and a program that
+//!   never answers leaves the operation to its caller's deadline.
+//! - An `error` the program reports is classified as `ssh`'s stderr is
+//!   ([`classify_error`], by `sshrace_openssh::classify`).
+#![warn(missing_docs)]
+
+mod lines;
+mod program;
+mod protocol;
+
+pub use program::{
+    DriverError, Limits, Program, ProgramDiagnostics, Violation, ViolationKind, classify_error,
+    display_name,
+};
+pub use protocol::{
+    JobRequest, JobStepRequest, OpPurpose, OpRequest, PROTOCOL_VERSION, TargetInfo,
+};
