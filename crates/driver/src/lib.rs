@@ -23,7 +23,7 @@ mod program;
 mod protocol;
 
 pub use program::{
-    DriverError, Limits, Program, ProgramDiagnostics, Violation, ViolationKind, classify_error,
+    DriverError, Options, Program, ProgramDiagnostics, Violation, ViolationKind, classify_error,
     display_name,
 };
 pub use protocol::{

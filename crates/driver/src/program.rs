@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sshrace_core::{Cause, ExecResult, FailureClass, Mark, Trace, TransportError, WorkspaceStatus};
-use sshrace_strategy::{EventSink, JobReport};
+use sshrace_strategy::{EventSink, JobReport, MasterCommand};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::process::{ChildStderr, ChildStdin, ChildStdout, Command};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -31,9 +31,9 @@ const QUOTED: usize = 200;
 /// How long, after stdout closed, to wait for the exit status that explains it.
 const EXIT_GRACE: Duration = Duration::from_secs(1);
 
-/// The bounds a program runs within.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Limits {
+/// How a program is run: the bounds it runs within, and the run's time scale.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
     /// Longest line read from the program's stdout or stderr; a longer one is skipped (on
     /// stdout, a violation).
     pub max_line: usize,
@@ -43,15 +43,19 @@ pub struct Limits {
     pub shutdown_wait: Duration,
     /// Lines of stderr kept for diagnostics.
     pub stderr_lines: usize,
+    /// Real seconds per scenario second (`1/60` on a container run compressed 60 times), sent
+    /// in `hello`: a program with durations of its own (a max age, a keepalive) scales them.
+    pub time_scale: f64,
 }
 
-impl Default for Limits {
+impl Default for Options {
     fn default() -> Self {
         Self {
             max_line: 64 * 1024,
             max_outstanding: 4096,
             shutdown_wait: Duration::from_secs(2),
             stderr_lines: 40,
+            time_scale: 1.0,
         }
     }
 }
@@ -75,7 +79,7 @@ pub enum DriverError {
 pub enum ViolationKind {
     /// A line that is not a protocol message (not JSON, no `type`, no `id`, a wrong field).
     Malformed,
-    /// A line over [`Limits::max_line`], skipped.
+    /// A line over [`Options::max_line`], skipped.
     LineTooLong,
     /// A message for an id sshrace never sent.
     UnknownId,
@@ -178,7 +182,7 @@ struct Shared {
     state: Mutex<State>,
     outgoing: mpsc::UnboundedSender<Outgoing>,
     trace: Trace,
-    limits: Limits,
+    options: Options,
     stderr_tail: Mutex<VecDeque<String>>,
     /// `shutdown` was sent.
     shutting_down: AtomicBool,
@@ -260,10 +264,10 @@ impl Shared {
                 "driver: request id {id} is already in flight"
             )));
         }
-        if state.pending.len() >= self.limits.max_outstanding {
+        if state.pending.len() >= self.options.max_outstanding {
             return Err(driver_error(format!(
                 "driver: {} requests already in flight (the bound)",
-                self.limits.max_outstanding
+                self.options.max_outstanding
             )));
         }
         state.finished.remove(&id);
@@ -568,16 +572,16 @@ impl Program {
         targets: &[TargetInfo],
         trace: Trace,
     ) -> Result<Program, DriverError> {
-        Self::start_with(command, workdir, targets, trace, Limits::default()).await
+        Self::start_with(command, workdir, targets, trace, Options::default()).await
     }
 
-    /// [`Program::start`] with other bounds.
+    /// [`Program::start`] with other [`Options`] (bounds, time scale).
     pub async fn start_with(
         command: &str,
         workdir: &Path,
         targets: &[TargetInfo],
         trace: Trace,
-        limits: Limits,
+        options: Options,
     ) -> Result<Program, DriverError> {
         let mut child = Command::new("sh")
             .arg("-c")
@@ -603,7 +607,7 @@ impl Program {
             state: Mutex::default(),
             outgoing,
             trace: trace.clone(),
-            limits: limits.clone(),
+            options: options.clone(),
             stderr_tail: Mutex::default(),
             shutting_down: AtomicBool::new(false),
             stderr_closed: watch::Sender::new(false),
@@ -613,6 +617,7 @@ impl Program {
         shared.send(&ToProgram::Hello {
             protocol: PROTOCOL_VERSION,
             workdir: workdir.to_string_lossy().into_owned(),
+            time_scale: options.time_scale,
             targets: targets.iter().map(HelloTarget::from).collect(),
         });
         let (exit_tx, exit) = watch::channel(None);
@@ -695,7 +700,27 @@ impl Program {
         self.shared.send(&ToProgram::control(host, status));
     }
 
-    /// Send `shutdown`, close its stdin, wait up to [`Limits::shutdown_wait`] for it to exit,
+    /// Tell the program that the timeline refreshes `host` now (a moment its connections to it
+    /// are recycled, as when a max age is reached).
+    pub async fn refresh(&self, host: &str) {
+        self.shared.send(&ToProgram::Refresh {
+            host: host.to_owned(),
+        });
+    }
+
+    /// Tell the program that another process sent `ssh -O exit` or `-O stop` to its master for
+    /// `host`.
+    pub async fn master(&self, host: &str, command: MasterCommand) {
+        self.shared.send(&ToProgram::Master {
+            host: host.to_owned(),
+            command: match command {
+                MasterCommand::Exit => "exit",
+                MasterCommand::Stop => "stop",
+            },
+        });
+    }
+
+    /// Send `shutdown`, close its stdin, wait up to [`Options::shutdown_wait`] for it to exit,
     /// then kill its process group (whatever it left running) and fail what is still in
     /// flight. Returns the violations and the stderr tail; a second call returns the same.
     pub async fn shutdown(&self) -> ProgramDiagnostics {
@@ -712,7 +737,7 @@ impl Program {
         self.shared.shutting_down.store(true, Ordering::SeqCst);
         self.shared.send(&ToProgram::Shutdown);
         let _ = self.shared.outgoing.send(Outgoing::Close);
-        let exited = wait_exit(&self.exit, self.shared.limits.shutdown_wait).await;
+        let exited = wait_exit(&self.exit, self.shared.options.shutdown_wait).await;
         self.shut.store(true, Ordering::SeqCst);
         self.kill_group();
         let killed = exited.is_none();
@@ -839,7 +864,7 @@ async fn read_stdout(
     stdout: ChildStdout,
     exit: watch::Receiver<Option<String>>,
 ) {
-    let max = shared.limits.max_line;
+    let max = shared.options.max_line;
     let mut reader = BufReader::new(stdout);
     loop {
         match read_line(&mut reader, max).await {
@@ -885,14 +910,14 @@ async fn read_stdout(
 async fn read_stderr(shared: Arc<Shared>, stderr: ChildStderr) {
     let mut reader = BufReader::new(stderr);
     loop {
-        let text = match read_line(&mut reader, shared.limits.max_line).await {
+        let text = match read_line(&mut reader, shared.options.max_line).await {
             Ok(Some(Line::Text(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
             Ok(Some(Line::TooLong(length))) => format!("[a line of {length} bytes]"),
             Ok(None) | Err(_) => break,
         };
         tracing::debug!(target: "sshrace_driver::stderr", "{text}");
         let mut tail = shared.stderr_tail.lock().expect("stderr lock");
-        if tail.len() >= shared.limits.stderr_lines.max(1) {
+        if tail.len() >= shared.options.stderr_lines.max(1) {
             tail.pop_front();
         }
         tail.push_back(text);

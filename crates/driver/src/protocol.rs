@@ -192,6 +192,7 @@ pub(crate) enum ToProgram {
     Hello {
         protocol: u32,
         workdir: String,
+        time_scale: f64,
         targets: Vec<HelloTarget>,
     },
     Run {
@@ -212,6 +213,13 @@ pub(crate) enum ToProgram {
         host: String,
         workspace: String,
         agent: String,
+    },
+    Refresh {
+        host: String,
+    },
+    Master {
+        host: String,
+        command: &'static str,
     },
     Cancel {
         id: u64,

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use sshrace_core::{Cause, FailureClass, FixedClock, Trace, WorkspaceStatus};
 use sshrace_driver::{
-    JobRequest, JobStepRequest, Limits, OpPurpose, OpRequest, Program, TargetInfo, ViolationKind,
+    JobRequest, JobStepRequest, OpPurpose, OpRequest, Options, Program, TargetInfo, ViolationKind,
 };
-use sshrace_strategy::EventSink;
+use sshrace_strategy::{EventSink, MasterCommand};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -34,10 +34,10 @@ fn trace() -> Trace {
     Trace::new(Arc::new(FixedClock::default()))
 }
 
-fn limits() -> Limits {
-    Limits {
+fn options() -> Options {
+    Options {
         shutdown_wait: Duration::from_millis(500),
-        ..Limits::default()
+        ..Options::default()
     }
 }
 
@@ -47,7 +47,7 @@ async fn start(command: &str, trace: &Trace) -> Program {
         &std::env::temp_dir(),
         &targets(),
         trace.clone(),
-        limits(),
+        options(),
     )
     .await
     .expect("the program starts")
@@ -86,17 +86,26 @@ async fn a_correct_driver_replies_with_exit_status_and_bytes() {
     let exit = program.run(op(6, "exit 3")).await.expect("a remote exit");
     assert_eq!((exit.exit_status, exit.stderr_bytes), (3, 1));
     program.control("target", &WorkspaceStatus::running()).await;
+    program.refresh("target").await;
+    program.master("target", MasterCommand::Stop).await;
+    // A request after them: once it is answered, they were read.
+    program.run(op(7, "ok")).await.expect("success");
     let diagnostics = program.shutdown().await;
     assert_eq!(diagnostics.violation_count, 0, "{diagnostics:?}");
     assert!(!diagnostics.killed, "{diagnostics:?}");
     assert!(
-        diagnostics.stderr_tail.contains("hello with 1 targets"),
+        diagnostics
+            .stderr_tail
+            .contains("hello with 1 targets, time scale 1.0"),
         "{diagnostics:?}"
     );
-    assert!(
-        diagnostics.stderr_tail.contains("control target CONNECTED"),
-        "{diagnostics:?}"
-    );
+    for said in [
+        "control target CONNECTED",
+        "refresh target",
+        "master target stop",
+    ] {
+        assert!(diagnostics.stderr_tail.contains(said), "{diagnostics:?}");
+    }
     assert_eq!(diagnostics.exit.as_deref(), Some("exit status: 0"));
 }
 
@@ -397,9 +406,9 @@ async fn requests_over_the_bound_and_reused_ids_fail_at_once() {
         &std::env::temp_dir(),
         &targets(),
         trace.clone(),
-        Limits {
+        Options {
             max_outstanding: 2,
-            ..limits()
+            ..options()
         },
     )
     .await
