@@ -14,8 +14,9 @@
 //!   shape fails its operation, garbage lines, unknown ids and duplicates are recorded as
 //!   [`Violation`]s (in the trace and in [`ProgramDiagnostics`]) and skipped, and a program that
 //!   never answers leaves the operation to its caller's deadline.
-//! - An `error` the program reports is classified as `ssh`'s stderr is
-//!   ([`classify_error`], by `sshrace_openssh::classify`).
+//! - An `error` the program reports carries the [`sshrace_core::Cause`] it names (`cause`), or
+//!   else is classified as `ssh`'s stderr is ([`reported_error`], [`classify_error`], by
+//!   `sshrace_openssh::classify`).
 #![warn(missing_docs)]
 
 mod lines;
@@ -23,8 +24,8 @@ mod program;
 mod protocol;
 
 pub use program::{
-    DriverError, Options, Program, ProgramDiagnostics, Violation, ViolationKind, classify_error,
-    display_name,
+    DriverError, Options, Program, ProgramDiagnostics, Violation, ViolationKind, cause_named,
+    classify_error, display_name, reported_error,
 };
 pub use protocol::{
     JobRequest, JobStepRequest, OpPurpose, OpRequest, PROTOCOL_VERSION, TargetInfo,

@@ -196,9 +196,25 @@ fn driver_error(message: impl Into<String>) -> TransportError {
     TransportError::new(Cause::ClosedLocally, message)
 }
 
-/// An error the program reported: `ssh`'s own words are classified as the OpenSSH transport
-/// classifies them; anything else is a lost connection that keeps the text (as the OpenSSH
-/// transport does with exit-255 text no rule knows).
+/// The [`Cause`] named `name` (`channel-refused`), as [`Cause::name`] spells it.
+pub fn cause_named(name: &str) -> Option<Cause> {
+    Cause::ALL.into_iter().find(|cause| cause.name() == name)
+}
+
+/// An error the program reported, with the cause it named if any (`cause`, a [`Cause::name`]):
+/// without one, `ssh`'s own words are classified as the OpenSSH transport classifies them, and
+/// anything else is a lost connection that keeps the text (as the OpenSSH transport does with
+/// exit-255 text no rule knows). An unknown cause name counts as none.
+pub fn reported_error(text: &str, cause: Option<&str>, host: &str) -> TransportError {
+    match cause.and_then(cause_named) {
+        Some(cause) => TransportError::new(cause, text.trim()),
+        None => classify_error(text, host),
+    }
+}
+
+/// An error the program reported without a cause: `ssh`'s own words are classified as the
+/// OpenSSH transport classifies them; anything else is a lost connection that keeps the text
+/// (as the OpenSSH transport does with exit-255 text no rule knows).
 pub fn classify_error(text: &str, host: &str) -> TransportError {
     sshrace_openssh::classify(text, host).unwrap_or_else(|| {
         let text = text.trim();
@@ -326,6 +342,15 @@ impl Shared {
                 return;
             }
         };
+        if let Some(cause) = &message.cause
+            && cause_named(cause).is_none()
+        {
+            let detail = format!(
+                "unknown cause {cause:?}, the error text decides: {}",
+                quote(bytes)
+            );
+            self.violation(&mut state, ViolationKind::Malformed, detail);
+        }
         if !matches!(message.kind.as_str(), "reply" | "event" | "done") {
             let detail = format!("unknown message type {:?}: {}", message.kind, quote(bytes));
             self.violation(&mut state, ViolationKind::Malformed, detail);
@@ -457,7 +482,7 @@ type Shape<T> = Result<T, (ViolationKind, &'static str)>;
 /// A command's reply: `error`, or `exit_status` with byte counts.
 fn command_result(message: &FromProgram, host: &str) -> Shape<Result<ExecResult, TransportError>> {
     if let Some(error) = &message.error {
-        return Ok(Err(classify_error(error, host)));
+        return Ok(Err(reported_error(error, message.cause.as_deref(), host)));
     }
     match (message.exit_status, message.success) {
         (Some(exit_status), _) => Ok(Ok(ExecResult {
@@ -486,7 +511,7 @@ fn job_report(message: &FromProgram) -> Shape<JobReport> {
         Some(false) => {
             let failure = match (&message.error, message.exit_status) {
                 (Some(error), _) => Some(FailureClass::Transport(
-                    classify_error(error, "a job host").cause,
+                    reported_error(error, message.cause.as_deref(), "a job host").cause,
                 )),
                 (None, Some(status)) if status != 0 => Some(FailureClass::RemoteExit(status)),
                 _ => None,
@@ -955,6 +980,15 @@ mod tests {
             "t",
         );
         assert_eq!(banner.cause, Cause::ClosedBeforeBanner);
+        let named = reported_error(
+            "ChannelOpenError: SSH connection closed",
+            Some("connection-closed"),
+            "t",
+        );
+        assert_eq!(named.cause, Cause::ConnectionClosed);
+        assert_eq!(named.message, "ChannelOpenError: SSH connection closed");
+        let unnamed = reported_error("open failed", Some("no-such-cause"), "t");
+        assert_eq!(unnamed.cause, Cause::ChannelRefused);
         let other = classify_error("ValueError: something odd", "t");
         assert_eq!(other.cause, Cause::ConnectionLost);
         assert!(other.message.contains("something odd"), "{}", other.message);

@@ -279,6 +279,7 @@ pub(crate) struct FromProgram {
     pub(crate) stdout_bytes: Option<u64>,
     pub(crate) stderr_bytes: Option<u64>,
     pub(crate) error: Option<String>,
+    pub(crate) cause: Option<String>,
     pub(crate) success: Option<bool>,
     pub(crate) text: Option<String>,
 }

@@ -154,7 +154,23 @@ async fn errors_are_classified_as_ssh_stderr() {
         .expect_err("a failure");
     assert_eq!(other.cause, Cause::ConnectionLost);
     assert!(other.message.contains("unexpected thing"), "{other}");
-    program.shutdown().await;
+    let named = program
+        .run(op(4, "cause connection-closed SSH connection closed"))
+        .await
+        .expect_err("a failure");
+    assert_eq!(named.cause, Cause::ConnectionClosed);
+    assert_eq!(named.message, "SSH connection closed");
+    let unknown = program
+        .run(op(5, "cause bad-cause open failed"))
+        .await
+        .expect_err("a failure");
+    assert_eq!(unknown.cause, Cause::ChannelRefused);
+    let diagnostics = program.shutdown().await;
+    assert_eq!(
+        diagnostics.count(ViolationKind::Malformed),
+        1,
+        "{diagnostics:?}"
+    );
 }
 
 #[tokio::test]
