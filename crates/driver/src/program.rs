@@ -845,11 +845,18 @@ impl Drop for Program {
     }
 }
 
-/// The strategy column's name for a command line: each word without its directories, at most
-/// 40 characters (`python3 examples/drivers/python/fresh.py` is `python3 fresh.py`).
+/// The strategy column's name for a command line: its words after any leading environment
+/// assignments (`NAME=value`), each without its directories, at most 40 characters
+/// (`python3 examples/drivers/python/fresh.py` is `python3 fresh.py`).
 pub fn display_name(command: &str) -> String {
+    let is_assignment = |word: &&str| {
+        word.split_once('=').is_some_and(|(name, _)| {
+            !name.is_empty() && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric())
+        })
+    };
     let name = command
         .split_whitespace()
+        .skip_while(is_assignment)
         .map(|word| {
             word.rsplit('/')
                 .find(|part| !part.is_empty())
@@ -962,9 +969,10 @@ mod tests {
             "python3 fresh.py"
         );
         assert_eq!(
-            display_name("MUX_RECYCLE=stop examples/drivers/mux-age.sh"),
-            "MUX_RECYCLE=stop mux-age.sh"
+            display_name("MUX_RECYCLE=stop examples/drivers/mux-age.sh stop"),
+            "mux-age.sh stop"
         );
+        assert_eq!(display_name("python3 run.py --x=/a/b"), "python3 run.py b");
         assert_eq!(display_name("  "), "driver");
         assert_eq!(display_name(&"x".repeat(50)).chars().count(), 40);
     }
