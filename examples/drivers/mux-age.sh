@@ -48,6 +48,7 @@ ssh_to() { # host user command... (stdin from /dev/null: the driver's stdin is t
 # `ssh -O $2` to host $1's master.
 control() {
     echo "mux-age.sh: ssh -O $2 to $1's master" >&2
+    [ "$2" = exit ] && date +%s >"$DIR/$1.closed"
     ssh -F /dev/null -S "$DIR/$1.sock" -O "$2" "$1" 2>/dev/null
 }
 
@@ -64,26 +65,36 @@ recycle_by_age() {
     rmdir "$DIR/$1.lock"
 }
 
-# Run one command; sets status, out_bytes, err_bytes and error (empty unless ssh failed).
+# Run one command; sets status, out_bytes, err_bytes, error (empty unless ssh failed) and
+# cause (set when this driver knows it: it closed the master under the session itself).
 run_command() { # id host user command
+    cause=""
     target "$2" || { status=255 error="mux-age.sh: no target $2"; return; }
     recycle_by_age "$2"
-    ssh_to "$2" "$3" "$4" >"$DIR/$1.out" 2>"$DIR/$1.err"
+    started=$(date +%s)
+    ssh_to "$2" "$3" "$4" >"$DIR/$1.out" 2>"$DIR/$1.raw"
     status=$?
+    # ssh's own notice is not the remote's stderr.
+    grep -v '^Warning: Permanently added' "$DIR/$1.raw" >"$DIR/$1.err"
     out_bytes=$(wc -c <"$DIR/$1.out") err_bytes=$(wc -c <"$DIR/$1.err")
     error=""
     if [ "$status" -eq 255 ]; then
         error=$(head -c 2000 "$DIR/$1.err")
+        if [ -z "$error" ] && [ "$(cat "$DIR/$2.closed" 2>/dev/null || echo 0)" -ge "$started" ]; then
+            error="ssh exited 255: this driver sent ssh -O exit to the master under the session"
+            cause=closed-locally
+        fi
         [ -n "$error" ] || error="ssh exited 255 without a message"
     fi
-    rm -f "$DIR/$1.out" "$DIR/$1.err"
+    rm -f "$DIR/$1.out" "$DIR/$1.raw" "$DIR/$1.err"
 }
 
 handle_run() {
     id=$(field "$1" .id)
     run_command "$id" "$(field "$1" .host)" "$(field "$1" .user)" "$(field "$1" .command)"
     if [ -n "$error" ]; then
-        reply --argjson id "$id" --arg e "$error" '{type:"reply", id:$id, error:$e}'
+        reply --argjson id "$id" --arg e "$error" --arg c "$cause" \
+            '{type:"reply", id:$id, error:$e} + (if $c == "" then {} else {cause:$c} end)'
     else
         reply --argjson id "$id" --argjson s "$status" --argjson o "$out_bytes" --argjson r "$err_bytes" \
             '{type:"reply", id:$id, exit_status:$s, stdout_bytes:$o, stderr_bytes:$r}'
@@ -106,7 +117,8 @@ handle_job() {
     if [ -z "$failed" ]; then
         reply --argjson id "$id" '{type:"reply", id:$id, success:true}'
     elif [ -n "$error" ]; then
-        reply --argjson id "$id" --arg e "$error" '{type:"reply", id:$id, success:false, error:$e}'
+        reply --argjson id "$id" --arg e "$error" --arg c "$cause" \
+            '{type:"reply", id:$id, success:false, error:$e} + (if $c == "" then {} else {cause:$c} end)'
     else
         reply --argjson id "$id" --argjson s "$status" '{type:"reply", id:$id, success:false, exit_status:$s}'
     fi
