@@ -28,8 +28,10 @@ const TRACE_TRACK: &str = "driver";
 const KEPT_VIOLATIONS: usize = 100;
 /// How much of an offending line a violation quotes.
 const QUOTED: usize = 200;
-/// How long, after stdout closed, to wait for the exit status that explains it.
-const EXIT_GRACE: Duration = Duration::from_secs(1);
+/// How long, once the program closed stdout or was killed, to wait for its exit status and the
+/// end of its pipes (a loaded machine may take a while to reap it; a process outside its group
+/// may hold a pipe open for ever).
+const EXIT_GRACE: Duration = Duration::from_secs(5);
 
 /// How a program is run: the bounds it runs within, and the run's time scale.
 #[derive(Debug, Clone, PartialEq)]
@@ -766,6 +768,8 @@ impl Program {
         self.shut.store(true, Ordering::SeqCst);
         self.kill_group();
         let killed = exited.is_none();
+        // One grace period for everything left: reaping, and the tasks reaching their ends.
+        let deadline = tokio::time::Instant::now() + EXIT_GRACE;
         let exit = match exited {
             Some(status) => Some(status),
             None => wait_exit(&self.exit, EXIT_GRACE).await,
@@ -774,20 +778,16 @@ impl Program {
             let mut tasks = self.tasks.lock().expect("driver tasks lock");
             (tasks.reader.take(), std::mem::take(&mut tasks.others))
         };
-        if let Some(mut reader) = reader {
-            // A process outside the group (a daemonised ssh master) may hold stdout open.
-            if tokio::time::timeout(EXIT_GRACE, &mut reader).await.is_err() {
-                reader.abort();
+        // The reader first (replies already written still count), then the writer, the stderr
+        // reader and the exit monitor. A process outside the group (a daemonised ssh master)
+        // may hold a pipe open: such a task is aborted at the deadline.
+        for mut task in reader.into_iter().chain(others) {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                task.abort();
             }
         }
         self.shared
             .fail_all("driver: the program was shut down before it replied");
-        for mut task in others {
-            // The writer, the stderr reader and the exit monitor end once the group is dead.
-            if tokio::time::timeout(EXIT_GRACE, &mut task).await.is_err() {
-                task.abort();
-            }
-        }
         self.shared.trace.record(
             TRACE_HOST,
             format!(
@@ -914,11 +914,12 @@ async fn read_stdout(
             }
         }
     }
+    let deadline = tokio::time::Instant::now() + EXIT_GRACE;
     let status = wait_exit(&exit, EXIT_GRACE).await;
     // Its last words explain the exit: read them first (bounded: a child of the program may
     // hold stderr open).
     let mut stderr_closed = shared.stderr_closed.subscribe();
-    let _ = tokio::time::timeout(EXIT_GRACE, stderr_closed.wait_for(|closed| *closed)).await;
+    let _ = tokio::time::timeout_at(deadline, stderr_closed.wait_for(|closed| *closed)).await;
     let last_words = shared
         .stderr_tail
         .lock()
