@@ -5,9 +5,9 @@
 //! their 95% intervals must overlap. Needs Docker (skips without it,
 //! fails without it under CI=true). The full table: `sshrace calibrate` (docs/calibration.md).
 
+use sshrace_docker::calibrate::{calibrate_probe, markdown, probes};
 use sshrace_docker::image::{OpenSshProfile, ensure_image};
 use sshrace_docker::preflight::require_docker;
-use sshrace_runner::calibrate::{calibrate_probe, markdown, probes};
 
 /// One probe set at a time: both tests use this process's containers and timings matter.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());

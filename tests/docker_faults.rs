@@ -10,7 +10,8 @@ use std::time::Duration;
 use sshrace_core::{Cause, Outcome};
 use sshrace_docker::image::{OpenSshProfile, ensure_image};
 use sshrace_docker::preflight::require_docker;
-use sshrace_runner::docker::{Client, DockerRun, plan_docker, run_docker, scaled_params};
+use sshrace_docker::{Client, DockerRun, plan_docker, run_docker};
+use sshrace_runner::scaled_params;
 use sshrace_runner::{Registry, RunResult, run_one};
 use sshrace_scenario::Scenario;
 use sshrace_strategy::StrategySpec;
@@ -79,7 +80,7 @@ fn by_item(run: &RunResult, item: &str) -> Vec<Outcome> {
 fn label(run: &RunResult) -> String {
     format!(
         "{} backend: {:?}",
-        run.backend.name(),
+        run.backend,
         run.operations
             .iter()
             .map(|(r, o)| format!("{} {}", r.workload, o.key()))

@@ -10,7 +10,8 @@ use std::sync::Mutex;
 use sshrace_core::{Cause, Outcome};
 use sshrace_docker::image::{OpenSshProfile, ensure_image};
 use sshrace_docker::preflight::require_docker;
-use sshrace_runner::docker::{Client, DockerRun, plan_docker, run_docker, scaled_params};
+use sshrace_docker::{Client, DockerRun, plan_docker, run_docker};
+use sshrace_runner::scaled_params;
 use sshrace_runner::{Registry, RunResult};
 use sshrace_scenario::Scenario;
 

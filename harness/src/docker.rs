@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
-use sshrace_runner::docker::{Client, DockerRun, OpenSshProfile, Refusal, plan_docker};
+use sshrace_docker::{Client, DockerRun, OpenSshProfile, Refusal, plan_docker};
 use sshrace_scenario::Scenario;
 
 use crate::cli::{BackendArg, BackendArgs, ClientArg, ImageAction};
@@ -71,6 +71,17 @@ impl Containers {
             time_scale,
             client: self.client,
         }
+    }
+
+    /// The backend that runs `cells`, each scenario at its cell's time scale.
+    pub fn backend(&self, cells: &[crate::plan::Cell]) -> sshrace_docker::Containers {
+        cells
+            .iter()
+            .filter_map(|cell| Some((&cell.scenario.name, cell.time_scale?)))
+            .fold(
+                sshrace_docker::Containers::new(self.client),
+                |b, (name, scale)| b.with_scale(name, scale),
+            )
     }
 }
 
@@ -162,7 +173,7 @@ pub fn calibrate(
     only: Option<&str>,
     out: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
-    use sshrace_runner::calibrate::{calibrate_probe, markdown, probes};
+    use sshrace_docker::calibrate::{calibrate_probe, markdown, probes};
     if runs == 0 {
         bail!("--runs 0: nothing to measure (give N >= 1)");
     }

@@ -84,7 +84,7 @@ pub fn cells(
     time_scale: Option<f64>,
 ) -> anyhow::Result<Vec<Cell>> {
     let overrides = match time_scale {
-        Some(scale) => sshrace_runner::docker::scaled_params(scale),
+        Some(scale) => sshrace_runner::scaled_params(scale),
         None => StrategyParams::default(),
     };
     let registry = Registry::new();

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use sshrace_runner::docker::run_docker;
+use sshrace_docker::run_docker;
 use sshrace_runner::{ChromeTrace, Registry, run_one};
 
 use crate::docker::Containers;
@@ -38,7 +38,7 @@ pub fn run(
             let spec = Registry::new().resolve(
                 &scenario,
                 strategy,
-                &sshrace_runner::docker::scaled_params(scale),
+                &sshrace_runner::scaled_params(scale),
             )?;
             containers.prepare(&[scenario.profile])?;
             eprintln!(

@@ -6,9 +6,8 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use anyhow::Context as _;
-use sshrace_runner::docker::run_docker;
 use sshrace_runner::report::{self, Format};
-use sshrace_runner::{Job, Row, RunError, RunResult, Shard, execute, execute_by, run_one};
+use sshrace_runner::{Backend, Job, Row, RunError, RunResult, Shard, Sim, execute_by};
 
 use crate::cli::{Common, FormatArg};
 use crate::docker::Containers;
@@ -91,45 +90,20 @@ fn execute_cells_recorded(
             crate::interrupt::requested().map_or("a signal", crate::interrupt::name),
         )
     };
-    let results = match containers {
-        None if finished.is_none() => execute(&jobs, threads, &progress),
-        None => execute_by(&jobs, threads, &progress, &|job| {
-            if crate::interrupt::requested().is_some() {
-                return Err(interrupted());
-            }
-            let run = run_one(&job.scenario, &job.strategy, job.seed, false)?;
-            if let Some(finished) = finished {
-                finished.record(index_of(job), &run);
-            }
-            Ok(run)
-        }),
-        Some(containers) => {
-            let scales: Vec<(String, f64)> = cells
-                .iter()
-                .filter_map(|c| Some((c.scenario.name.clone(), c.time_scale?)))
-                .collect();
-            execute_by(&jobs, threads, &progress, &|job| {
-                if crate::interrupt::requested().is_some() {
-                    return Err(interrupted());
-                }
-                let scale = scales
-                    .iter()
-                    .find(|(name, _)| *name == job.scenario.name)
-                    .map_or(1.0, |(_, s)| *s);
-                let run = run_docker(
-                    &job.scenario,
-                    &job.strategy,
-                    job.seed,
-                    &containers.run(&job.scenario, scale),
-                    false,
-                )?;
-                if let Some(finished) = finished {
-                    finished.record(index_of(job), &run);
-                }
-                Ok(run)
-            })
-        }
+    let backend: Box<dyn Backend> = match containers {
+        None => Box::new(Sim),
+        Some(containers) => Box::new(containers.backend(cells)),
     };
+    let results = execute_by(&jobs, threads, &progress, &|job| {
+        if crate::interrupt::requested().is_some() {
+            return Err(interrupted());
+        }
+        let run = backend.run(job, false)?;
+        if let Some(finished) = finished {
+            finished.record(index_of(job), &run);
+        }
+        Ok(run)
+    });
     bar.finish_and_clear();
     let mut grouped = Vec::with_capacity(cells.len());
     let mut broken = Vec::new();

@@ -1,5 +1,12 @@
-//! Real OpenSSH in containers: the machinery of sshrace's second backend.
+//! Real OpenSSH in containers: sshrace's container backend, all of it. The runner plays the
+//! plan and judges; this crate implements its real-time seam ([`RealTime`](sshrace_runner::RealTime)).
 //!
+//! - [`admission`]: which scenarios can run on containers and at what time scale
+//!   ([`plan_docker`]); refusals name the fault or setting.
+//! - [`backend`]: [`Containers`] (a runner `Backend`) and [`DockerRun`] start a run's targets,
+//!   fault proxies and client transport; [`run_docker`] runs one job.
+//! - [`nemesis`]: the timeline's network and host faults on containers and proxies.
+//! - [`calibrate`]: each modelled OpenSSH behaviour measured on both backends.
 //! - [`preflight`]: is Docker (and, to build images, mmdebstrap and root) here? One-line errors.
 //! - [`image`]: the base image from Debian packages (mmdebstrap + `docker import`) and the
 //!   `Dockerfile.target` image on top, per OpenSSH version; idempotent and cached.
@@ -11,15 +18,21 @@
 //!   jitter, blackholes, NAT idle drops, resets).
 //! - [`dialer`]: russh over real TCP through the proxy (a `Dialer` for `RusshTransport`).
 
+pub mod admission;
+pub mod backend;
+pub mod calibrate;
 pub mod clean;
 pub mod dialer;
 pub mod error;
 pub mod image;
 pub mod ledger;
+mod nemesis;
 pub mod preflight;
 pub mod proxy;
 pub mod target;
 
+pub use admission::{Refusal, plan_docker};
+pub use backend::{Client, Containers, DockerRun, backend_name, run_docker};
 pub use clean::{clean, leftovers};
 pub use dialer::{AddressBook, TcpDialer, generate_client_key};
 pub use error::DockerError;

@@ -48,9 +48,10 @@ pub enum RunError {
         /// The scenario's items.
         known: String,
     },
-    /// The container backend failed (Docker, an image, a container, the client).
-    #[error("docker: {0}")]
-    Docker(String),
+    /// A real-time backend failed (for containers: Docker, an image, a container, the
+    /// client); the message starts with the backend's name (`docker: ...`).
+    #[error("{0}")]
+    Backend(String),
     /// A command past one of [`sshrace_core::limits`], refused before anything ran.
     #[error("{0}")]
     Admission(String),

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use sshrace_scenario::Scenario;
 use sshrace_strategy::StrategySpec;
 
-use crate::{RunError, RunResult, run_one};
+use crate::{Backend, RunError, RunResult, Sim};
 
 /// One run to do.
 #[derive(Debug, Clone)]
@@ -36,13 +36,22 @@ pub fn execute_with(
     keep_trace: bool,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Vec<Result<RunResult, RunError>> {
-    execute_by(jobs, threads, progress, &|job| {
-        run_one(&job.scenario, &job.strategy, job.seed, keep_trace)
-    })
+    execute_on(&Sim, jobs, threads, keep_trace, progress)
 }
 
-/// Run every job with `run` on `threads` threads (the container backend runs its jobs this way
-/// with `run_docker`); results come back in job order.
+/// [`execute_with`] on `backend`.
+pub fn execute_on(
+    backend: &dyn Backend,
+    jobs: &[Job],
+    threads: usize,
+    keep_trace: bool,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Vec<Result<RunResult, RunError>> {
+    execute_by(jobs, threads, progress, &|job| backend.run(job, keep_trace))
+}
+
+/// Run every job with `run` on `threads` threads (a backend's runs, with a check before each,
+/// or a record after); results come back in job order.
 pub fn execute_by(
     jobs: &[Job],
     threads: usize,

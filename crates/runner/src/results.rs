@@ -72,7 +72,7 @@ impl RunSummary {
         }
         RunSummary {
             seed: run.seed,
-            backend: run.backend.name().to_owned(),
+            backend: run.backend.clone(),
             trace: run.trace_hash.clone(),
             outcomes,
             failures,

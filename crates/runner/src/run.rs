@@ -11,31 +11,6 @@ use crate::classify::classify;
 use crate::drive::{DriveLog, drive};
 use crate::{OpRecord, OpResult, RunError};
 
-/// Where a run happens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum Backend {
-    /// The turmoil simulation with the sshd model (the default; needs nothing installed).
-    Sim,
-    /// Real OpenSSH servers of this version in containers (the `docker` feature).
-    #[cfg(feature = "docker")]
-    Docker(crate::docker::OpenSshProfile),
-}
-
-impl Backend {
-    /// The name used on the command line and in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Backend::Sim => "sim",
-            #[cfg(feature = "docker")]
-            Backend::Docker(crate::docker::OpenSshProfile::OpenSsh92) => "docker-openssh-9.2",
-            #[cfg(feature = "docker")]
-            Backend::Docker(crate::docker::OpenSshProfile::OpenSsh100) => "docker-openssh-10.0",
-        }
-    }
-}
-
 /// Simulated time after the last operation's deadline for the strategy to shut down and its
 /// closes to reach the servers.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(60);
@@ -63,8 +38,8 @@ pub struct RunResult {
     pub scenario: String,
     /// Strategy name.
     pub strategy: String,
-    /// Where it ran.
-    pub backend: Backend,
+    /// Where it ran: `sim`, or the real-time backend's name (`docker-openssh-9.2`).
+    pub backend: String,
     /// The seed.
     pub seed: u64,
     /// Hash of the run's trace: equal hashes, identical runs.
@@ -123,8 +98,8 @@ impl Stalled {
         }
     }
 
-    /// Containers: the harness closed every stalled connection before reading the ledger.
-    #[cfg(feature = "docker")]
+    /// A real-time backend: the harness closed every stalled connection before reading the
+    /// ledger.
     pub(crate) fn all_closed(connections: Vec<StalledConnection>) -> Self {
         Stalled {
             connections,
@@ -225,7 +200,7 @@ pub fn run_one(
     Ok(judge(
         scenario,
         strategy,
-        Backend::Sim,
+        "sim".to_owned(),
         seed,
         planned,
         &shared,
@@ -241,7 +216,7 @@ pub fn run_one(
 pub(crate) fn judge(
     scenario: &Scenario,
     strategy: &StrategySpec,
-    backend: Backend,
+    backend: String,
     seed: u64,
     planned: Vec<OpRecord>,
     shared: &DriveLog,

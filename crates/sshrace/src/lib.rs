@@ -205,7 +205,7 @@ pub use sshrace_core::{
 };
 /// The container backend (real OpenSSH servers in Docker), with the `docker` feature.
 #[cfg(feature = "docker")]
-pub use sshrace_runner::docker;
+pub use sshrace_docker as docker;
 pub use sshrace_runner::{Backend, OpRecord, OpResult, Row, RunError, RunResult, SeedTrace};
 pub use sshrace_scenario::{Scenario, ScenarioError};
 pub use sshrace_strategy::{

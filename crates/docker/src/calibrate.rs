@@ -11,8 +11,10 @@ use std::time::Duration;
 use sshrace_core::{Cause, ConnectionEnd, Outcome, StalledConnection};
 use sshrace_scenario::Scenario;
 
-use crate::docker::{Client, DockerRun, OpenSshProfile, run_docker, scaled_params};
-use crate::{Registry, RunError, RunResult, paired_t, run_one, wilson};
+use sshrace_runner::{Registry, RunError, RunResult, paired_t, run_one, scaled_params, wilson};
+
+use crate::backend::{Client, DockerRun, run_docker};
+use crate::image::OpenSshProfile;
 
 /// What a probe measures in one run.
 #[derive(Debug, Clone, Copy)]
