@@ -97,9 +97,9 @@ pub enum Command {
         /// A scenario file, or the name of a built-in scenario.
         #[arg(value_name = "SCENARIO")]
         scenario: String,
-        /// The strategy.
-        #[arg(long, value_name = "NAME")]
-        strategy: String,
+        /// The strategy (or, on containers, --client-cmd: your program).
+        #[arg(long, value_name = "NAME", required_unless_present = "client_cmd")]
+        strategy: Option<String>,
         /// The seed (decimal or 0x-hex).
         #[arg(long, env = "SSHRACE_SEED", value_name = "SEED")]
         seed: String,
@@ -363,6 +363,16 @@ pub struct BackendArgs {
     /// russh: russh over real TCP.
     #[arg(long, value_enum, default_value_t = ClientArg::Openssh)]
     pub client: ClientArg,
+    /// Containers: also run your own program as a client, in any language. sshrace starts
+    /// COMMAND (with sh -c) once per run and speaks JSON lines with it on stdin and stdout
+    /// (docs/driver-protocol.md): the targets, then a request per operation as the plan reaches
+    /// it; its replies are judged against the servers' ledger like a built-in strategy's. Its
+    /// column is named after the command. With `run` and no --strategy, only the program runs;
+    /// `matrix` runs it beside each scenario's strategies. Not with --backend sim: a program
+    /// in real time cannot join the simulation's virtual time.
+    /// Example: --client-cmd "examples/drivers/mux-age.sh"
+    #[arg(long, value_name = "COMMAND")]
+    pub client_cmd: Option<String>,
 }
 
 /// `--backend`.

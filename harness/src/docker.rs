@@ -11,17 +11,24 @@ use crate::cli::{BackendArg, BackendArgs, ClientArg, ImageAction};
 
 /// The container settings of a run or matrix, checked before anything runs. The OpenSSH
 /// version of a scenario's containers is its profile (after `--openssh`).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Containers {
     /// `None`: automatic per scenario.
     pub time_scale: Option<f64>,
     pub client: Client,
+    /// `--client-cmd`: the user's client program.
+    pub program: Option<String>,
 }
 
 impl Containers {
     /// The settings `--backend ...` asks for (`None` for the simulation).
     pub fn from_args(args: &BackendArgs) -> anyhow::Result<Option<Containers>> {
         let time_scale = parse_time_scale(&args.time_scale)?;
+        if args.backend == BackendArg::Sim && args.client_cmd.is_some() {
+            bail!(
+                "--client-cmd runs your program in real time, which cannot join the simulation's virtual time: add --backend docker"
+            );
+        }
         if args.backend == BackendArg::Sim {
             if time_scale.is_some() {
                 bail!(
@@ -35,6 +42,10 @@ impl Containers {
             client: match args.client {
                 ClientArg::Openssh => Client::OpenSsh,
                 ClientArg::Russh => Client::Russh,
+            },
+            program: match args.client_cmd.as_deref().map(str::trim) {
+                Some("") => bail!("--client-cmd: give the command that starts your program"),
+                other => other.map(str::to_owned),
             },
         }))
     }

@@ -56,6 +56,16 @@ pub fn install(on_stop: impl Fn(i32) + Send + 'static) {
     });
 }
 
+/// Once a stop was asked for, never return: the watcher prints what finished, cleans up and
+/// exits with 128 + the signal, which the command must not race by finishing first.
+pub fn park_if_stopping() {
+    if requested().is_some() {
+        loop {
+            std::thread::park();
+        }
+    }
+}
+
 /// `SIGINT` or `SIGTERM`.
 pub fn name(signal: i32) -> &'static str {
     match signal {

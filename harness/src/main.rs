@@ -78,7 +78,7 @@ fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
             backend,
         } => replay::run(
             &scenario,
-            &strategy,
+            strategy.as_deref(),
             &seed,
             trace.as_deref(),
             Containers::from_args(&backend)?,

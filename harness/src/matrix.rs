@@ -65,7 +65,11 @@ pub fn cells(
                 }
             },
         };
-        cells.extend(plan::cells(scenario, &[], seeds, None, time_scale)?);
+        let mut mine = plan::cells(scenario, &[], seeds, None, time_scale)?;
+        if let Some(command) = containers.and_then(|c| c.program.as_deref()) {
+            plan::add_program(&mut mine, command, false, None);
+        }
+        cells.extend(mine);
     }
     if containers.is_some() {
         // Checked before Docker is touched: a matrix with nothing to run says so and runs nothing.

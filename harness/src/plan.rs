@@ -46,6 +46,30 @@ pub fn shard(cells: &mut [Cell], shard: Shard) -> Sharded {
     }
 }
 
+/// Add a cell for the user's client program `command` beside `cells` (one scenario's), with its
+/// seeds and time scale; `alone` removes the others.
+pub fn add_program(
+    cells: &mut Vec<Cell>,
+    command: &str,
+    alone: bool,
+    max_failure_rate: Option<f64>,
+) {
+    let Some(first) = cells.first().cloned() else {
+        return;
+    };
+    if alone {
+        cells.clear();
+    }
+    cells.push(Cell {
+        strategy: sshrace_strategy::StrategySpec::program(
+            &sshrace_driver::display_name(command),
+            command,
+        ),
+        max_failure_rate,
+        ..first
+    });
+}
+
 /// Load a scenario from a file path, or a built-in by name.
 pub fn load_scenario(name: &str) -> anyhow::Result<Scenario> {
     let path = Path::new(name);

@@ -13,7 +13,7 @@ use crate::plan;
 /// Replay `seed` of `strategy` on `scenario`, in the simulation or on `containers`.
 pub fn run(
     scenario: &str,
-    strategy: &str,
+    strategy: Option<&str>,
     seed: &str,
     trace_file: Option<&std::path::Path>,
     containers: Option<Containers>,
@@ -22,6 +22,7 @@ pub fn run(
     let seed = plan::parse_seed(seed)?;
     let mut scenario = plan::load_scenario(scenario)?;
     crate::docker::apply_profile(&mut scenario, openssh)?;
+    let strategy = strategy.unwrap_or_default();
     let result = match containers {
         None => {
             let spec = Registry::new().resolve(&scenario, strategy, &Default::default())?;
@@ -35,11 +36,18 @@ pub fn run(
         }
         Some(containers) => {
             let scale = containers.scale_for(&scenario)?;
-            let spec = Registry::new().resolve(
-                &scenario,
-                strategy,
-                &sshrace_runner::scaled_params(scale),
-            )?;
+            let spec = match containers.program.as_deref() {
+                Some(command) => sshrace_strategy::StrategySpec::program(
+                    &sshrace_driver::display_name(command),
+                    command,
+                ),
+                None => Registry::new().resolve(
+                    &scenario,
+                    strategy,
+                    &sshrace_runner::scaled_params(scale),
+                )?,
+            };
+            let strategy = spec.name().to_owned();
             containers.prepare(&[scenario.profile])?;
             eprintln!(
                 "sshrace: replay {} strategy {} seed {seed} backend docker (OpenSSH {}, {} client) time scale 1/{:.0}; real runs are not deterministic: the timeline is this run's",
@@ -61,7 +69,7 @@ pub fn run(
     if let (Some(path), Some(trace)) = (trace_file, &result.trace) {
         let chrome = ChromeTrace::from_events(&trace.events())
             .with("scenario", scenario.path.clone())
-            .with("strategy", strategy)
+            .with("strategy", result.strategy.clone())
             .with("seed", seed.to_string())
             .with("trace", result.trace_hash.clone());
         std::fs::write(path, chrome.to_json())

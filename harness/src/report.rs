@@ -104,6 +104,9 @@ fn execute_cells_recorded(
         }
         Ok(run)
     });
+    if finished.is_some() {
+        crate::interrupt::park_if_stopping();
+    }
     bar.finish_and_clear();
     let mut grouped = Vec::with_capacity(cells.len());
     let mut broken = Vec::new();
@@ -246,6 +249,10 @@ pub fn report_cells(
         let on_containers = containers.is_some();
         crate::interrupt::install(move |signal| {
             finished.print_incomplete(signal);
+            let programs = sshrace_driver::kill_all();
+            if programs > 0 {
+                eprintln!("sshrace: killed {programs} client program(s) of this run");
+            }
             if on_containers {
                 // Twice: a run starting its containers as the signal came may add one after
                 // the first pass; none starts after it.
@@ -362,10 +369,13 @@ pub fn replay_lines<'a, F: Fn(u64) -> String>(rows: impl Iterator<Item = (&'a Ro
 
 /// The command that replays `seed` of `cell`.
 pub fn replay_command(cell: &Cell, seed: u64, containers: Option<&Containers>) -> String {
+    let client = match cell.strategy.program_command() {
+        Some(command) => format!("--client-cmd '{}'", command.replace('\'', r"'\''")),
+        None => format!("--strategy {}", cell.strategy.name()),
+    };
     format!(
-        "sshrace replay {} --strategy {} --seed {seed}{}",
+        "sshrace replay {} {client} --seed {seed}{}",
         cell.scenario.path,
-        cell.strategy.name(),
         replay_backend(cell, containers)
     )
 }

@@ -21,6 +21,9 @@ pub fn run(
         Some(containers) => Some(containers.scale_for(&scenario)?),
         None => None,
     };
-    let cells = plan::cells(scenario, strategies, &seeds, max_failure_rate, time_scale)?;
+    let mut cells = plan::cells(scenario, strategies, &seeds, max_failure_rate, time_scale)?;
+    if let Some(command) = containers.as_ref().and_then(|c| c.program.as_deref()) {
+        plan::add_program(&mut cells, command, strategies.is_empty(), max_failure_rate);
+    }
     crate::report::report_cells(cells, common, containers.as_ref())
 }

@@ -6,15 +6,15 @@
 //! runner judges every operation exactly as in the simulation.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use sshrace_core::{Fault, Ledger, StalledConnection, Transport};
 use sshrace_openssh::OpenSshTransport;
 use sshrace_runner::{
-    Backend, Job, LiveHosts, LiveRun, RealTime, RunError, RunResult, run_real_time,
+    Backend, Job, LiveHosts, LiveRun, ProgramSetup, RealTime, RunError, RunResult, run_real_time,
 };
 use sshrace_russh::RusshTransport;
 use sshrace_scenario::Scenario;
@@ -184,6 +184,9 @@ impl RealTime for DockerRun {
             transport: None,
             openssh: None,
             scale: run.time_scale,
+            key_openssh: key_openssh.clone(),
+            users: identities,
+            program_dir: Mutex::new(None),
         };
         match hosts.connect(run, self.client, key, &key_openssh).await {
             Ok(()) => Ok(Box::new(hosts)),
@@ -206,6 +209,11 @@ struct ContainerHosts {
     openssh: Option<Arc<OpenSshTransport>>,
     /// Real seconds per scenario second.
     scale: f64,
+    /// The run's client key (OpenSSH format) and the logins that take it.
+    key_openssh: String,
+    users: Vec<String>,
+    /// A client program's scratch folder (key, known_hosts), removed at teardown.
+    program_dir: Mutex<Option<std::path::PathBuf>>,
 }
 
 impl ContainerHosts {
@@ -304,6 +312,44 @@ impl LiveHosts for ContainerHosts {
         Ok((ledger, stalled))
     }
 
+    async fn program_setup(&self) -> Result<ProgramSetup, String> {
+        let io = |what: &str, e: std::io::Error| format!("client program {what}: {e}");
+        // A run folder, /tmp/sshrace-<pid>-<n>: an interrupted run's is removed on the way out,
+        // and `sshrace clean` removes those of processes that are gone.
+        let dir = OpenSshTransport::temp_workdir().map_err(|e| io("folder", e))?;
+        *self.program_dir.lock().expect("program dir lock") = Some(dir.clone());
+        let key_file = dir.join("id_ed25519");
+        write_private(&key_file, &self.key_openssh).map_err(|e| io("key", e))?;
+        let known_hosts = dir.join("known_hosts");
+        let mut lines = String::new();
+        let mut targets = Vec::new();
+        for (name, proxy) in &self.proxies {
+            let addr = proxy.addr();
+            let host_key = self
+                .testbed()
+                .exec(name, &["cat", "/etc/ssh/ssh_host_ed25519_key.pub"])
+                .await
+                .map_err(|e| format!("host key of {name}: {e}"))?;
+            let mut words = host_key.split_whitespace();
+            if let (Some(kind), Some(key)) = (words.next(), words.next()) {
+                lines.push_str(&format!("[{}]:{} {kind} {key}\n", addr.ip(), addr.port()));
+            }
+            targets.push(sshrace_driver::TargetInfo {
+                name: name.clone(),
+                address: addr.ip().to_string(),
+                port: addr.port(),
+                users: self.users.clone(),
+                key_file: key_file.clone(),
+                known_hosts: known_hosts.clone(),
+            });
+        }
+        std::fs::write(&known_hosts, lines).map_err(|e| io("known_hosts", e))?;
+        Ok(ProgramSetup {
+            targets,
+            workdir: dir,
+        })
+    }
+
     async fn teardown(mut self: Box<Self>) {
         if let Some(openssh) = self.openssh.take() {
             openssh.shutdown().await;
@@ -314,5 +360,21 @@ impl LiveHosts for ContainerHosts {
         if let Some(testbed) = self.testbed.take() {
             testbed.shutdown().await;
         }
+        if let Some(dir) = self.program_dir.lock().expect("program dir lock").take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+/// Write `text` to a new file at `path` that only its owner may read (ssh refuses a private
+/// key others can read).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(text.as_bytes())
 }

@@ -25,7 +25,7 @@ mod protocol;
 
 pub use program::{
     DriverError, Options, Program, ProgramDiagnostics, Violation, ViolationKind, cause_named,
-    classify_error, display_name, reported_error,
+    classify_error, display_name, kill_all, reported_error,
 };
 pub use protocol::{
     JobRequest, JobStepRequest, OpPurpose, OpRequest, PROTOCOL_VERSION, TargetInfo,

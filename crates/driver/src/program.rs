@@ -626,6 +626,9 @@ impl Program {
                 source,
             })?;
         let pid = child.id();
+        if let Some(pid) = pid.and_then(|pid| i32::try_from(pid).ok()) {
+            LIVE.lock().expect("live programs lock").insert(pid);
+        }
         let stdin = child.stdin.take().expect("stdin is piped");
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -820,13 +823,33 @@ impl Program {
 
     fn kill_group(&self) {
         if let Some(pid) = self.pid.and_then(|pid| i32::try_from(pid).ok()) {
-            // SAFETY: kill(2) on the process group this program was started in (its own, by
-            // `process_group(0)`); no memory is touched.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
-            }
+            LIVE.lock().expect("live programs lock").remove(&pid);
+            kill_group(pid);
         }
     }
+}
+
+/// The process groups of the programs this process started and has not killed yet.
+static LIVE: std::sync::Mutex<std::collections::BTreeSet<i32>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+fn kill_group(pid: i32) {
+    // SAFETY: kill(2) on the process group a program was started in (its own, by
+    // `process_group(0)`); no memory is touched.
+    unsafe {
+        libc::kill(-pid, libc::SIGKILL);
+    }
+}
+
+/// Kill every program this process started and has not shut down yet, with whatever they
+/// started in their process groups: for a command stopping on a signal, which exits without
+/// running the programs' destructors. Returns how many there were.
+pub fn kill_all() -> usize {
+    let live = std::mem::take(&mut *LIVE.lock().expect("live programs lock"));
+    for pid in &live {
+        kill_group(*pid);
+    }
+    live.len()
 }
 
 impl Drop for Program {

@@ -25,7 +25,8 @@
 //! - [`check_invariants`]: what must hold for every run ([`Violation`]s against the ledger);
 //!   [`fuzz`]: generated fault timelines, shrunk to a minimal failing scenario file.
 //!
-//! Cargo features (all off by default; a simulated check needs none): `fuzz`, `plot`
+//! Cargo features (all off by default; a simulated check needs none): `program` (a user's
+//! client program as a strategy on a real-time backend, `ProgramSetup`), `fuzz`, `plot`
 //! ([`sweep_svg`]) and `stats` ([`compare`], [`paired_t`], [`sign_test`]).
 #![warn(missing_docs)]
 
@@ -76,6 +77,8 @@ pub use measure::measure_only;
 pub use parameter::{HostKey, Parameter, WorkloadKey, parse_values};
 #[cfg(feature = "plot")]
 pub use plot::sweep_svg;
+#[cfg(feature = "program")]
+pub use realtime::ProgramSetup;
 pub use realtime::{LiveHosts, LiveRun, RealTime, run_real_time, scaled_params, scaled_plan};
 pub use record::{OpRecord, OpResult};
 pub use registry::Registry;

@@ -47,6 +47,23 @@ pub trait LiveHosts: Send + Sync {
 
     /// Remove everything the run started. Always called, also after an error.
     async fn teardown(self: Box<Self>);
+
+    /// How a user's client program reaches the hosts: their addresses, a key and known_hosts
+    /// file, and a scratch folder the backend removes at teardown.
+    #[cfg(feature = "program")]
+    async fn program_setup(&self) -> Result<ProgramSetup, String> {
+        Err("this backend cannot run a client program".to_owned())
+    }
+}
+
+/// What a client program is told of the hosts, and where it may write.
+#[cfg(feature = "program")]
+#[derive(Debug, Clone)]
+pub struct ProgramSetup {
+    /// The targets, as `hello` lists them.
+    pub targets: Vec<sshrace_driver::TargetInfo>,
+    /// The program's scratch folder.
+    pub workdir: std::path::PathBuf,
 }
 
 /// One run as a real-time backend starts it.
@@ -302,14 +319,46 @@ async fn drive_and_read(
             _ => None,
         })
         .collect();
-    let driver = tokio::spawn(drive(
-        env,
-        strategy.clone(),
-        plan,
-        names,
-        end,
-        shared.clone(),
-    ));
+    let driver = match strategy.program_command() {
+        None => tokio::spawn(drive(
+            env,
+            strategy.clone(),
+            plan,
+            names,
+            end,
+            shared.clone(),
+        )),
+        #[cfg(feature = "program")]
+        Some(command) => {
+            let setup = hosts.program_setup().await.map_err(RunError::Backend)?;
+            let options = sshrace_driver::Options {
+                time_scale: scale,
+                ..sshrace_driver::Options::default()
+            };
+            let program = sshrace_driver::Program::start_with(
+                command,
+                &setup.workdir,
+                &setup.targets,
+                trace.clone(),
+                options,
+            )
+            .await
+            .map_err(|e| RunError::Backend(format!("client program `{command}`: {e}")))?;
+            tokio::spawn(crate::drive::drive_program(
+                env,
+                Arc::new(program),
+                plan,
+                end,
+                shared.clone(),
+            ))
+        }
+        #[cfg(not(feature = "program"))]
+        Some(command) => {
+            return Err(RunError::Backend(format!(
+                "client program `{command}`: this build of sshrace-runner has no `program` feature"
+            )));
+        }
+    };
     let mut fault_errors = Vec::new();
     for (at, fault) in faults {
         tokio::time::sleep_until(origin.instant + at).await;

@@ -161,6 +161,11 @@ pub fn run_one(
     seed: u64,
     keep_trace: bool,
 ) -> Result<RunResult, RunError> {
+    if let Some(command) = strategy.program_command() {
+        return Err(RunError::Backend(format!(
+            "client program `{command}`: a program runs in real time and cannot join the simulation's virtual time; run it on containers"
+        )));
+    }
     let plan = scenario.plan(seed);
     let mut config = WorldConfig::new(seed)
         .tick(scenario.sim.tick)

@@ -16,6 +16,8 @@ pub struct StrategySpec {
     gate: Option<Arc<dyn ReachabilityGate>>,
     poll_interval: Duration,
     jobs: Arc<dyn JobRunner>,
+    /// The command line of a user's client program that plays this strategy's part.
+    program: Option<String>,
 }
 
 impl std::fmt::Debug for StrategySpec {
@@ -55,7 +57,23 @@ impl StrategySpec {
             gate: None,
             poll_interval: Duration::from_secs(5),
             jobs: Arc::new(Propagate),
+            program: None,
         }
+    }
+
+    /// A user's client program, named `name`: the runner starts `command` once per run and
+    /// speaks the driver protocol with it (`docs/driver-protocol.md`) instead of calling a
+    /// policy. Only a real-time backend can run it; its policy here refuses every command.
+    pub fn program(name: &str, command: &str) -> Self {
+        let mut spec = Self::custom(name, |_| Arc::new(ProgramOnly));
+        spec.program = Some(command.to_owned());
+        spec.description = format!("the client program `{command}`");
+        spec
+    }
+
+    /// The command line of the client program that plays this strategy, if it is one.
+    pub fn program_command(&self) -> Option<&str> {
+        self.program.as_deref()
     }
 
     /// Poll the control plane every `interval` and apply `gate`.
@@ -102,4 +120,23 @@ impl StrategySpec {
             jobs: self.jobs.clone(),
         }
     }
+}
+
+/// The policy of a [`StrategySpec::program`]: the program, not this, answers on a real-time
+/// backend; anywhere else every command fails loudly.
+struct ProgramOnly;
+
+#[async_trait::async_trait]
+impl crate::ConnectionPolicy for ProgramOnly {
+    async fn run(
+        &self,
+        _: &crate::Request,
+    ) -> Result<sshrace_core::ExecResult, sshrace_core::TransportError> {
+        Err(sshrace_core::TransportError::new(
+            sshrace_core::Cause::ClosedLocally,
+            "a client program runs only on a real-time backend",
+        ))
+    }
+
+    async fn shutdown(&self) {}
 }
