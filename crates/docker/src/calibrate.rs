@@ -427,16 +427,33 @@ fn estimate(measure: Measure, runs: &[RunResult]) -> Estimate {
     }
 }
 
+/// Whether the two backends agree on `probe`, and the rule's verdict in words: what holds when
+/// they agree, what fails when they do not.
 fn agreement(probe: &Probe, sim: &Estimate, real: &Estimate) -> (bool, String) {
     match probe.measure {
-        Measure::Fraction(_) | Measure::Stalled(_) => (
-            sim.low <= real.high && real.low <= sim.high,
-            "95% Wilson intervals overlap".to_owned(),
-        ),
-        Measure::Seconds(_) => (
-            (sim.value - real.value).abs() <= probe.tolerance,
-            format!("means within {} s", probe.tolerance),
-        ),
+        Measure::Fraction(_) | Measure::Stalled(_) => {
+            let overlap = sim.low <= real.high && real.low <= sim.high;
+            let verdict = if overlap {
+                "95% Wilson intervals overlap"
+            } else {
+                "95% Wilson intervals do not overlap"
+            };
+            (overlap, verdict.to_owned())
+        }
+        Measure::Seconds(_) => {
+            let apart = (sim.value - real.value).abs();
+            if apart <= probe.tolerance {
+                (true, format!("means within {} s", probe.tolerance))
+            } else {
+                (
+                    false,
+                    format!(
+                        "means {apart:.2} s apart, over the {} s allowed",
+                        probe.tolerance
+                    ),
+                )
+            }
+        }
     }
 }
 
@@ -547,4 +564,59 @@ pub fn expected_real_time(probe: &Probe) -> Duration {
     Scenario::from_str(probe.scenario, probe.path)
         .map(|s| s.sim.duration.mul_f64(probe.time_scale))
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn estimate(value: f64, low: f64, high: f64) -> Estimate {
+        Estimate {
+            value,
+            low,
+            high,
+            n: 10,
+        }
+    }
+
+    fn probe(id: &str) -> Probe {
+        probes()
+            .into_iter()
+            .find(|p| p.id == id)
+            .unwrap_or_else(|| panic!("no probe {id}"))
+    }
+
+    #[test]
+    fn the_verdict_says_what_held_or_what_failed() {
+        let fraction = probe("max-startups-80");
+        let (agree, rule) = agreement(
+            &fraction,
+            &estimate(0.4, 0.3, 0.5),
+            &estimate(0.45, 0.35, 0.55),
+        );
+        assert!(agree);
+        assert_eq!(rule, "95% Wilson intervals overlap");
+        let (agree, rule) = agreement(
+            &fraction,
+            &estimate(0.4, 0.3, 0.5),
+            &estimate(0.7, 0.6, 0.8),
+        );
+        assert!(!agree);
+        assert_eq!(rule, "95% Wilson intervals do not overlap");
+        let timing = probe("login-grace");
+        let (agree, rule) = agreement(&timing, &estimate(2.0, 2.0, 2.0), &estimate(2.5, 2.4, 2.6));
+        assert!(agree);
+        assert_eq!(rule, format!("means within {} s", timing.tolerance));
+        let far = 2.0 + timing.tolerance + 0.5;
+        let (agree, rule) = agreement(&timing, &estimate(2.0, 2.0, 2.0), &estimate(far, far, far));
+        assert!(!agree);
+        assert_eq!(
+            rule,
+            format!(
+                "means {:.2} s apart, over the {} s allowed",
+                timing.tolerance + 0.5,
+                timing.tolerance
+            )
+        );
+    }
 }
