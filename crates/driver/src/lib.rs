@@ -19,14 +19,19 @@
 //!   `sshrace_openssh::classify`).
 #![warn(missing_docs)]
 
+mod diagnostics;
+mod error;
 mod lines;
+mod name;
+mod pipes;
 mod program;
 mod protocol;
+mod routing;
 
-pub use program::{
-    DriverError, Options, Program, ProgramDiagnostics, Violation, ViolationKind, cause_named,
-    classify_error, display_name, kill_all, reported_error,
-};
+pub use diagnostics::{ProgramDiagnostics, Violation, ViolationKind};
+pub use error::{DriverError, cause_named, classify_error, reported_error};
+pub use name::display_name;
+pub use program::{Options, Program, kill_all};
 pub use protocol::{
     JobRequest, JobStepRequest, OpPurpose, OpRequest, PROTOCOL_VERSION, TargetInfo,
 };
