@@ -139,7 +139,8 @@ fn the_mux_age_driver_reproduces_the_deploy_incident_and_its_stop_variant_does_n
 }
 
 #[test]
-fn the_asyncssh_drivers_reproduce_the_flood_and_the_session_limit_and_the_pool_does_not() {
+fn the_asyncssh_drivers_reproduce_the_flood_the_session_limit_and_the_swallowed_job_and_the_pool_does_not()
+ {
     let Some(_serial) = containers() else {
         return;
     };
@@ -168,6 +169,16 @@ fn the_asyncssh_drivers_reproduce_the_flood_and_the_session_limit_and_the_pool_d
     assert_eq!(outcome(&cached, "transport:channel-refused"), 3, "{cached}");
     let pooled = run_program("max-sessions-one-master", &driver("pooled"), "1");
     assert_eq!(failures(&pooled), 0, "{pooled}");
+    // The installer's job form: a host crashes mid-build. swallow.py reports success (a silent
+    // failure by the container's ledger) and its error event comes after DONE (lost); the
+    // pool's job runner propagates the failure: loud, nothing lost.
+    let install = "tests/scenarios/docker-swallowed-error.toml";
+    let swallow = run_program(install, &driver("swallow"), "1");
+    assert_eq!(swallow["silent_failures"], 1, "{swallow}");
+    assert_eq!(swallow["lost_events"], 1, "{swallow}");
+    let propagate = run_program(install, &driver("pooled"), "1");
+    assert_eq!(propagate["silent_failures"], 0, "{propagate}");
+    assert_eq!(propagate["lost_events"], 0, "{propagate}");
 }
 
 #[test]

@@ -77,10 +77,16 @@ fn example_drivers_parse() {
         .expect("sh runs");
     assert!(status.success(), "sh -n mux-age.sh");
     let python = drivers().join("python");
-    let files: Vec<PathBuf> = ["driver_protocol.py", "fresh.py", "cached.py", "pooled.py"]
-        .iter()
-        .map(|f| python.join(f))
-        .collect();
+    let files: Vec<PathBuf> = [
+        "driver_protocol.py",
+        "fresh.py",
+        "cached.py",
+        "pooled.py",
+        "swallow.py",
+    ]
+    .iter()
+    .map(|f| python.join(f))
+    .collect();
     // ast.parse, not py_compile: nothing is written into examples/.
     let status = Command::new("python3")
         .arg("-c")

@@ -108,6 +108,10 @@ class Driver:
     async def run(self, target, user, command):
         raise NotImplementedError
 
+    async def job(self, request):
+        """A multi-step job: by default each host's steps in order, failures propagated."""
+        await run_job(self, request)
+
     async def refresh(self, host):
         """The timeline refreshes `host` (recycle its connections, if you keep any)."""
 
@@ -179,8 +183,8 @@ async def serve(driver):
         if kind == "hello":
             driver.hello(message)
         elif kind in ("run", "job"):
-            work = run_one if kind == "run" else run_job
-            task = asyncio.create_task(work(driver, message))
+            work = run_one(driver, message) if kind == "run" else driver.job(message)
+            task = asyncio.create_task(work)
             tasks[message["id"]] = task
             task.add_done_callback(lambda _, i=message["id"]: tasks.pop(i, None))
         elif kind == "cancel" and message["id"] in tasks:
