@@ -53,6 +53,7 @@ impl Header {
                     max_failure_rate: cell.max_failure_rate,
                     seeds: cell.seeds.len() as u64,
                     replay_flags,
+                    client_cmd: cell.strategy.program_command().map(str::to_owned),
                 }
             })
             .collect();

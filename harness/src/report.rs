@@ -369,13 +369,10 @@ pub fn replay_lines<'a, F: Fn(u64) -> String>(rows: impl Iterator<Item = (&'a Ro
 
 /// The command that replays `seed` of `cell`.
 pub fn replay_command(cell: &Cell, seed: u64, containers: Option<&Containers>) -> String {
-    let client = match cell.strategy.program_command() {
-        Some(command) => format!("--client-cmd '{}'", command.replace('\'', r"'\''")),
-        None => format!("--strategy {}", cell.strategy.name()),
-    };
     format!(
-        "sshrace replay {} {client} --seed {seed}{}",
+        "sshrace replay {} {} --seed {seed}{}",
         cell.scenario.path,
+        sshrace_runner::replay_client(cell.strategy.name(), cell.strategy.program_command()),
         replay_backend(cell, containers)
     )
 }

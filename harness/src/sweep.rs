@@ -179,6 +179,7 @@ fn header(
                 max_failure_rate: None,
                 seeds: plan.seeds.len() as u64,
                 replay_flags: String::new(),
+                client_cmd: None,
             });
         }
     }

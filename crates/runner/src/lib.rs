@@ -84,7 +84,7 @@ pub use record::{OpRecord, OpResult};
 pub use registry::Registry;
 pub use results::{
     Merged, NotCarriedOut, RESULTS_FORMAT, ResultCell, ResultRun, Results, RunSummary, SweepHeader,
-    VERSION, merge, plan_digest,
+    VERSION, merge, plan_digest, replay_client,
 };
 pub use row::{Row, SeedTrace};
 pub use run::{RunResult, run_one};

@@ -113,15 +113,29 @@ pub struct ResultCell {
     pub seeds: u64,
     /// Backend flags of its replay command (empty in the simulation).
     pub replay_flags: String,
+    /// The command line of the client program that played the strategy, if one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_cmd: Option<String>,
 }
 
 impl ResultCell {
     /// The command that replays `seed` of this cell.
     pub fn replay_command(&self, seed: u64) -> String {
         format!(
-            "sshrace replay {} --strategy {} --seed {seed}{}",
-            self.path, self.strategy, self.replay_flags
+            "sshrace replay {} {} --seed {seed}{}",
+            self.path,
+            replay_client(&self.strategy, self.client_cmd.as_deref()),
+            self.replay_flags
         )
+    }
+}
+
+/// How a replay command names who played a cell: `--strategy NAME`, or a client program's
+/// `--client-cmd 'COMMAND'` (quoted for a POSIX shell).
+pub fn replay_client(strategy: &str, client_cmd: Option<&str>) -> String {
+    match client_cmd {
+        Some(command) => format!("--client-cmd '{}'", command.replace('\'', r"'\''")),
+        None => format!("--strategy {strategy}"),
     }
 }
 
@@ -447,5 +461,44 @@ impl Merged {
             measured: header.measured.clone(),
             points,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(client_cmd: Option<&str>) -> ResultCell {
+        ResultCell {
+            scenario: "stop-then-reap".to_owned(),
+            strategy: "mux-age.sh".to_owned(),
+            path: "stop-then-reap".to_owned(),
+            max_failure_rate: None,
+            seeds: 3,
+            replay_flags: " --backend docker".to_owned(),
+            client_cmd: client_cmd.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_program_cell_replays_with_its_command_quoted_and_a_strategy_cell_by_name() {
+        assert_eq!(
+            cell(None).replay_command(2),
+            "sshrace replay stop-then-reap --strategy mux-age.sh --seed 2 --backend docker"
+        );
+        assert_eq!(
+            cell(Some("MUX_RECYCLE=stop examples/drivers/mux-age.sh 'a b'")).replay_command(2),
+            "sshrace replay stop-then-reap --client-cmd 'MUX_RECYCLE=stop examples/drivers/mux-age.sh '\\''a b'\\''' --seed 2 --backend docker"
+        );
+    }
+
+    #[test]
+    fn a_strategy_cell_writes_no_client_cmd_and_reads_back_without_one() {
+        let json = serde_json::to_string(&cell(None)).unwrap();
+        assert!(!json.contains("client_cmd"), "{json}");
+        assert_eq!(serde_json::from_str::<ResultCell>(&json).unwrap(), cell(None));
+        let program = cell(Some("python3 fresh.py"));
+        let json = serde_json::to_string(&program).unwrap();
+        assert_eq!(serde_json::from_str::<ResultCell>(&json).unwrap(), program);
     }
 }

@@ -22,11 +22,17 @@ pub struct StrategySpec {
 
 impl std::fmt::Debug for StrategySpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StrategySpec")
+        let mut debug = f.debug_struct("StrategySpec");
+        debug
             .field("name", &self.name)
             .field("gate", &self.gate.as_ref().map(|g| g.name().to_owned()))
-            .field("jobs", &self.jobs.name())
-            .finish()
+            .field("jobs", &self.jobs.name());
+        // Only a program says so: a built-in's Debug (part of a results file's plan digest)
+        // stays what it was.
+        if let Some(program) = &self.program {
+            debug.field("program", program);
+        }
+        debug.finish()
     }
 }
 
