@@ -278,12 +278,24 @@ pub enum Command {
         #[arg(long, default_value = "calibration", value_name = "OUT")]
         out: PathBuf,
     },
-    /// Measure simulation speed: simulated seconds per wall second on an idle day-long
-    /// timeline, 100 parallel SSH handshakes, and the built-in matrix at 100 seeds.
+    /// Measure simulation speed, each figure beside the floor that bounds it: an idle day-long
+    /// timeline (floor: the same world with no traffic), 100 parallel SSH handshakes (floor: 100
+    /// bare russh handshakes with no simulation), a realistic day of deploy-age-recycle per
+    /// strategy (cost per event, peak memory), and the built-in matrix at 100 seeds.
     Bench {
         /// Seeds per scenario for the matrix timing.
         #[arg(long, default_value_t = 100, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=sshrace_core::limits::SEEDS))]
         seeds: u64,
+        /// A smoke test: one simulated hour, 10 handshakes, no matrix.
+        #[arg(long)]
+        quick: bool,
+        /// Run the realistic timeline once with this strategy and print one `key=value` line
+        /// (the bench runs each strategy in its own process so its peak memory is its own).
+        #[arg(long, hide = true, value_name = "STRATEGY")]
+        one: Option<String>,
+        /// Hours of the realistic timeline for `--one`.
+        #[arg(long, hide = true, default_value_t = 24)]
+        hours: u64,
     },
 }
 

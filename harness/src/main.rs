@@ -130,7 +130,12 @@ fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
             cases,
             seed,
         } => fuzz::run(&scenario, &strategy, cases, &seed),
-        Command::Bench { seeds } => crate::bench::run(seeds),
+        Command::Bench {
+            one: Some(strategy),
+            hours,
+            ..
+        } => crate::bench::one(&strategy, hours),
+        Command::Bench { seeds, quick, .. } => crate::bench::run(seeds, quick),
         Command::Image { action } => crate::docker::image(action),
         Command::Clean { all } => crate::docker::clean(all),
         Command::Calibrate {

@@ -406,3 +406,40 @@ fn docker_matrix_lists_refused_scenarios_and_runs_nothing_when_all_are_refused()
     assert_eq!(sim.status.code(), Some(0), "{}", text(&sim.stderr));
     assert!(text(&sim.stdout).contains("between-targets"));
 }
+
+#[test]
+fn bench_quick_prints_every_figure_beside_its_floor() {
+    // No timing assertions: only that each workload ran and printed its line.
+    let out = sshrace(&["bench", "--quick"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        text(&out.stderr)
+    );
+    assert!(stdout.contains("stepping floor"), "{stdout}");
+    assert!(stdout.contains("bare russh handshake"), "{stdout}");
+    assert!(stdout.contains("10 parallel SSH handshakes:"), "{stdout}");
+    assert!(stdout.contains("floor 10 x bare"), "{stdout}");
+    for strategy in [
+        "mux-exit",
+        "coolify-3600",
+        "mux-exit-pr7503",
+        "mux-stop",
+        "pool",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{strategy}:")))
+            .unwrap_or_else(|| panic!("no line for {strategy}: {stdout}"));
+        assert!(line.contains("x real time"), "{line}");
+        assert!(line.contains("trace events"), "{line}");
+        assert!(!line.contains(" 0 ops"), "{line}");
+    }
+    assert!(stdout.contains("peak memory"), "{stdout}");
+    assert!(
+        !stdout.contains("built-in matrix"),
+        "--quick skips the matrix"
+    );
+}

@@ -115,10 +115,10 @@ pub struct BareHandshakes {
     pub handshakes: u32,
     /// Commands that exited 0.
     pub exits_ok: u32,
-    /// Wall time spent connecting: TCP-free key exchange plus authentication, summed.
+    /// Wall time spent connecting: key exchange plus authentication (no TCP), summed.
     pub handshake_wall: Duration,
     /// Wall time spent on the one exec per connection (open a session, run a zero-length
-    /// command, read its exit status), summed.
+    /// command (in paused time), read its exit status), summed.
     pub exec_wall: Duration,
 }
 
@@ -137,8 +137,8 @@ impl BareHandshakes {
 /// The crypto and protocol floor: `n` russh handshakes (key exchange, public-key
 /// authentication) one after another, each followed by one exec of a zero-length command, against
 /// the same [`sshrace_sshd::Sshd`] model and with the same client as the simulation, but over
-/// an in-memory stream (`tokio::io::duplex`) on a plain current-thread tokio runtime: no
-/// turmoil, no simulated network, no stepping. The simulation cannot do a handshake in less
+/// an in-memory stream (`tokio::io::duplex`) on a plain current-thread tokio runtime with paused
+/// time: no turmoil, no simulated network, no stepping, no real waiting. The simulation cannot do a handshake in less
 /// wall time than this.
 pub fn bare_handshakes(n: u32) -> std::io::Result<BareHandshakes> {
     use std::sync::{Arc, Mutex};
@@ -148,20 +148,19 @@ pub fn bare_handshakes(n: u32) -> std::io::Result<BareHandshakes> {
     use sshrace_russh::RusshTransport;
     use sshrace_sshd::Sshd;
 
+    // Paused tokio time (auto-advanced whenever the runtime is idle): the sshd model's timers
+    // (its simulated handshake cost, the command's run time, tokio's 1 ms timer granularity)
+    // cost no real waiting, so the floor is CPU only. turmoil enables tokio's test-util.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
+        .start_paused(true)
         .build()?;
     runtime.block_on(async move {
         let trace = Trace::new(Arc::new(FixedClock::default()));
         let ledger = Arc::new(Mutex::new(Ledger::default()));
         let sshd = Sshd::new(
             "target",
-            // The model's handshake cost is simulated time (a sleep), not CPU: off here, or
-            // the floor would sleep 2 ms of real time per handshake.
-            sshrace_sshd::SshdConfig {
-                handshake_cost: Duration::ZERO,
-                ..Default::default()
-            },
+            sshrace_sshd::SshdConfig::default(),
             0,
             ledger,
             trace.clone(),
