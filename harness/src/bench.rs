@@ -281,7 +281,7 @@ fn mib(kib: u64) -> String {
 }
 
 fn hours(d: Duration) -> String {
-    if d.as_secs() >= 24 * 3600 && d.as_secs() % (24 * 3600) == 0 {
+    if d.as_secs() >= 24 * 3600 && d.as_secs().is_multiple_of(24 * 3600) {
         format!("{}-day", d.as_secs() / (24 * 3600))
     } else {
         format!("{}-hour", d.as_secs() / 3600)
