@@ -496,7 +496,10 @@ mod tests {
     fn a_strategy_cell_writes_no_client_cmd_and_reads_back_without_one() {
         let json = serde_json::to_string(&cell(None)).unwrap();
         assert!(!json.contains("client_cmd"), "{json}");
-        assert_eq!(serde_json::from_str::<ResultCell>(&json).unwrap(), cell(None));
+        assert_eq!(
+            serde_json::from_str::<ResultCell>(&json).unwrap(),
+            cell(None)
+        );
         let program = cell(Some("python3 fresh.py"));
         let json = serde_json::to_string(&program).unwrap();
         assert_eq!(serde_json::from_str::<ResultCell>(&json).unwrap(), program);
