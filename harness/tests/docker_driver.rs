@@ -223,6 +223,14 @@ fn an_interrupted_program_run_leaves_no_container_folder_or_program() {
         &program,
     )
     .unwrap();
+    // Removed however the test ends.
+    struct Removed(std::path::PathBuf);
+    impl Drop for Removed {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _removed = Removed(program.clone());
     let program = program.to_str().unwrap().to_owned();
     // The program's own shell, not sshrace, whose command line names it too.
     let running = || {
@@ -278,5 +286,4 @@ fn an_interrupted_program_run_leaves_no_container_folder_or_program() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = std::fs::remove_file(&program);
 }
