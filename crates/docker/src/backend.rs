@@ -177,10 +177,11 @@ impl RealTime for DockerRun {
             .await
             .map_err(docker_error)?;
         // From here on the testbed is torn down whatever happens.
+        let book = AddressBook::default();
         let mut hosts = ContainerHosts {
             testbed: Some(testbed),
             proxies: BTreeMap::new(),
-            nemesis: Nemesis::new(AddressBook::default(), run.trace.clone()),
+            nemesis: Nemesis::new(book.clone(), run.trace.clone()),
             transport: None,
             openssh: None,
             scale: run.time_scale,
@@ -188,7 +189,10 @@ impl RealTime for DockerRun {
             users: identities,
             program_dir: Mutex::new(None),
         };
-        match hosts.connect(run, self.client, key, &key_openssh).await {
+        match hosts
+            .connect(run, self.client, book, key, &key_openssh)
+            .await
+        {
             Ok(()) => Ok(Box::new(hosts)),
             Err(error) => {
                 Box::new(hosts).teardown().await;
@@ -223,17 +227,18 @@ impl ContainerHosts {
             .expect("the testbed runs until teardown")
     }
 
-    /// A fault proxy in front of each target, and the client transport through them.
+    /// A fault proxy in front of each target, entered in `book` (the nemesis's), and the client
+    /// transport through them.
     async fn connect(
         &mut self,
         run: &LiveRun<'_>,
         client: Client,
+        book: AddressBook,
         key: russh::keys::PrivateKey,
         key_openssh: &str,
     ) -> Result<(), RunError> {
         let (scenario, scale, seed) = (run.scenario, run.time_scale, run.seed);
         let io = |what: &str, e: std::io::Error| docker_error(format!("{what}: {e}"));
-        let book = AddressBook::default();
         for host in &scenario.hosts {
             let upstream = self
                 .testbed()
@@ -252,7 +257,6 @@ impl ContainerHosts {
             book.set(&host.name, proxy.addr());
             self.proxies.insert(host.name.clone(), proxy);
         }
-        self.nemesis = Nemesis::new(book.clone(), run.trace.clone());
         self.transport = Some(match client {
             Client::Russh => Arc::new(RusshTransport::with_key(
                 TcpDialer { book },
