@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::{containers_of, folders_of};
+
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -45,26 +47,6 @@ fn needs(tool: &str, check: &mut Command, how: &str) -> bool {
         eprintln!("skipped: {tool} is missing ({how})");
     }
     ok
-}
-
-fn containers_of(pid: u32) -> Vec<String> {
-    let out = Command::new("docker")
-        .args(["ps", "-aq", "--filter", &format!("label=sshrace.pid={pid}")])
-        .output()
-        .expect("docker ps");
-    common::text(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn folders_of(pid: u32) -> Vec<String> {
-    std::fs::read_dir("/tmp")
-        .expect("/tmp")
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter(|name| name.starts_with(&format!("sshrace-{pid}-")))
-        .collect()
 }
 
 /// One row of `sshrace run SCENARIO --backend docker --client-cmd COMMAND --format json`, after

@@ -5,7 +5,9 @@
 
 mod common;
 
-use std::process::{Child, Command, Output, Stdio};
+use common::{containers_of, folders_of};
+
+use std::process::{Child, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -13,30 +15,6 @@ use sshrace_docker::image::{OpenSshProfile, ensure_image};
 use sshrace_docker::preflight::require_docker;
 
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn docker_ids(filter: &str) -> Vec<String> {
-    let out = Command::new("docker")
-        .args(["ps", "-aq", "--no-trunc", "--filter", filter])
-        .output()
-        .expect("docker ps");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn containers_of(pid: u32) -> Vec<String> {
-    docker_ids(&format!("label=sshrace.pid={pid}"))
-}
-
-fn folders_of(pid: u32) -> Vec<String> {
-    std::fs::read_dir("/tmp")
-        .expect("/tmp")
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
-        .filter(|name| name.starts_with(&format!("sshrace-{pid}-")))
-        .collect()
-}
 
 /// A container run of three seeds, started; returns once its containers and folder exist.
 fn start_container_run() -> Child {

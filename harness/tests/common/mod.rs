@@ -23,3 +23,28 @@ pub fn sshrace(args: &[&str]) -> Output {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// Ids of the containers a run of process `pid` labelled (`sshrace.pid`), running or not.
+pub fn containers_of(pid: u32) -> Vec<String> {
+    let out = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--no-trunc",
+            "--filter",
+            &format!("label=sshrace.pid={pid}"),
+        ])
+        .output()
+        .expect("docker ps");
+    text(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+/// The run folders `/tmp/sshrace-<pid>-<n>` of process `pid`.
+pub fn folders_of(pid: u32) -> Vec<String> {
+    std::fs::read_dir("/tmp")
+        .expect("/tmp")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+        .filter(|name| name.starts_with(&format!("sshrace-{pid}-")))
+        .collect()
+}
