@@ -169,3 +169,12 @@ fn every_built_in_is_admitted() {
         admit(&scenario, 100).expect("100 runs are admitted");
     }
 }
+
+/// The case proptest found in CI: a string value `"two\nlines"` in place of a workload's
+/// `kind` made "unknown variant" echo the newline, and the error took two lines.
+#[test]
+fn a_value_with_a_newline_is_refused_on_one_line() {
+    let builtins = builtin_scenarios();
+    let builtin = &builtins[57 % builtins.len()];
+    check(&apply(builtin.text, &Mutation::String(24, 3)));
+}

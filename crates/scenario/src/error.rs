@@ -30,14 +30,29 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     /// `{path}:{line}:{column}: {field}: {message}`, or `{path}:{line}:{column}: {message}` when
-    /// there is no field.
+    /// there is no field. Always one line: a control character taken from the file (a value
+    /// `"two\nlines"` echoed in "unknown variant") is written escaped, as `\n` or `\u{1}`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: ", self.path, self.line, self.column)?;
+        write_one_line(f, &self.path)?;
+        write!(f, ":{}:{}: ", self.line, self.column)?;
         if !self.field.is_empty() {
-            write!(f, "{}: ", self.field)?;
+            write_one_line(f, &self.field)?;
+            f.write_str(": ")?;
         }
-        f.write_str(&self.message)
+        write_one_line(f, &self.message)
     }
+}
+
+/// Writes `text` with its control characters escaped, so it stays on one line.
+fn write_one_line(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    for c in text.chars() {
+        if c.is_control() {
+            write!(f, "{}", c.escape_default())?;
+        } else {
+            fmt::Write::write_char(f, c)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -60,6 +75,21 @@ mod tests {
             error("timeline[2].at_ms").to_string(),
             "scenarios/mux_recycle.toml:14:9: timeline[2].at_ms: 90000 is after sim.duration_ms (60000)"
         );
+    }
+
+    #[test]
+    fn display_is_one_line_whatever_the_file_held() {
+        let mut multi = error("workload[0].kind");
+        multi.message =
+            "unknown variant `two\nlines\u{1}`, expected one of `command`, `job`".to_owned();
+        let shown = multi.to_string();
+        assert_eq!(shown.lines().count(), 1, "{shown}");
+        assert!(
+            shown
+                .ends_with("unknown variant `two\\nlines\\u{1}`, expected one of `command`, `job`"),
+            "{shown}"
+        );
+        assert!(error("é").to_string().contains(": é: "));
     }
 
     #[test]
