@@ -1,6 +1,5 @@
 use crate::envelope::{Envelope, Protocol};
 use crate::host::Host;
-use crate::rt::Rt;
 use crate::{config, TRACING_TARGET};
 
 use indexmap::IndexMap;
@@ -19,10 +18,22 @@ pub(crate) struct Topology {
     /// Specific configuration overrides between specific hosts.
     links: IndexMap<Pair, Link>,
 
-    /// We don't use a Rt for async. Right now, we just use it to tick time
-    /// forward in the same way we do it elsewhere. We'd like to represent
-    /// network state with async in the future.
-    rt: Rt<'static>,
+    /// sshrace patch: the links' clock. Upstream kept a runtime with no software here and ticked
+    /// it every step only to read its paused clock; this is that clock by arithmetic (the same
+    /// instants: its start plus the ticks so far), without a runtime entered per step.
+    clock: LinkClock,
+}
+
+/// sshrace patch: see [`Topology::clock`].
+struct LinkClock {
+    start: Instant,
+    elapsed: Duration,
+}
+
+impl LinkClock {
+    fn now(&self) -> Instant {
+        self.start + self.elapsed
+    }
 }
 
 /// This type is used as the key in the [`Topology::links`] map. See [`new`]
@@ -177,14 +188,17 @@ impl Topology {
         Topology {
             config,
             links: IndexMap::new(),
-            rt: Rt::no_software(),
+            clock: LinkClock {
+                start: Instant::now(),
+                elapsed: Duration::ZERO,
+            },
         }
     }
 
     /// Register a link between two hosts
     pub(crate) fn register(&mut self, a: IpAddr, b: IpAddr) {
         let pair = Pair::new(a, b);
-        assert!(self.links.insert(pair, Link::new(self.rt.now())).is_none());
+        assert!(self.links.insert(pair, Link::new(self.clock.now())).is_none());
     }
 
     pub(crate) fn set_max_message_latency(&mut self, value: Duration) {
@@ -291,9 +305,10 @@ impl Topology {
     }
 
     pub(crate) fn tick_by(&mut self, duration: Duration) {
-        let _ = self.rt.tick(duration);
+        self.clock.elapsed += duration;
+        let now = self.clock.now();
         for link in self.links.values_mut() {
-            link.tick(self.rt.now());
+            link.tick(now);
         }
     }
 
@@ -453,12 +468,15 @@ impl Link {
         rand: &mut dyn RngCore,
         host: &mut Host,
     ) {
-        let deliverable = self
-            .deliverable
-            .entry(host.addr)
-            .or_default()
-            .drain(..)
-            .collect::<Vec<Envelope>>();
+        // sshrace patch: most calls find nothing to deliver; take the queue only when it holds
+        // something (upstream made an entry and collected a Vec on every call).
+        let Some(queue) = self.deliverable.get_mut(&host.addr) else {
+            return;
+        };
+        if queue.is_empty() {
+            return;
+        }
+        let deliverable = std::mem::take(queue);
 
         for message in deliverable {
             let (src, dst) = (message.src, message.dst);
