@@ -435,3 +435,43 @@ fn connect_into_a_partition_times_out_and_succeeds_after_heal() {
         "waited for the heal through SYN retransmits: {took:?}"
     );
 }
+
+/// A blackhole that heals within TCP's retry window does not kill an established connection:
+/// the command sent into it is retransmitted on Linux's schedule (200 ms doubling, capped at
+/// 120 s), and the first retransmission after the heal gets through. Sent at 31 s, healed 300 s
+/// later: the retransmissions fall at +204.6 s and +324.6 s, so the command reaches sshd at
+/// 355.6 s and the client has its exit status two seconds later. (Before this model a lost
+/// segment was lost for good and the stream hung forever; on real OpenSSH the connection
+/// resumes: docs/docker-matrix.md, `wedged-master-blackhole`.)
+#[test]
+fn a_healed_blackhole_resumes_the_connection_at_the_next_retransmission() {
+    let config = WorldConfig::new(23)
+        .target("target")
+        .fault(secs(30), partition("client", "target"))
+        .fault(
+            secs(331),
+            Fault::Heal {
+                a: "client".into(),
+                b: "target".into(),
+            },
+        )
+        .tick(Duration::from_millis(10))
+        .duration(secs(900));
+    let outcome = World::run(&config, |ctx| async move {
+        let options = ConnectOptions::default();
+        let connection = ctx.transport.connect("target", &options).await.unwrap();
+        tokio::time::sleep_until(tokio::time::Instant::now() + secs(31) - now()).await;
+        let result = run(connection.as_ref(), CommandSpec::new(1, secs(2))).await;
+        (result, now())
+    })
+    .unwrap();
+    let (result, done_at) = outcome.client.unwrap();
+    assert_eq!(result.unwrap().exit_status, 0);
+    let resumed = Duration::from_millis(31_000 + 324_600);
+    assert!(
+        done_at >= resumed + secs(2) && done_at <= resumed + secs(3),
+        "done at {done_at:?}, expected just after {:?}",
+        resumed + secs(2)
+    );
+    assert_eq!(outcome.ledger.sessions.len(), 1);
+}

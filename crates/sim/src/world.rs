@@ -216,7 +216,7 @@ impl World {
 }
 
 /// The next step: `tick` while anything is in flight, otherwise `idle_tick`, never past the next
-/// fault, jitter redraw or the end, and always a whole number of ticks (so instants stay on the
+/// fault, jitter redraw, retransmission through a healed blackhole or the end, and always a whole number of ticks (so instants stay on the
 /// tick grid whatever the step history).
 fn step_size(
     config: &WorldConfig,
@@ -237,6 +237,9 @@ fn step_size(
     }
     if links.jittered() {
         horizon = horizon.min(links.next_draw.saturating_sub(now));
+    }
+    if let Some(retransmit) = sim.next_retransmit_in() {
+        horizon = horizon.min(retransmit);
     }
     let ticks = (horizon.as_nanos() / config.tick.as_nanos()).max(1) as u32;
     config.tick * ticks
@@ -402,7 +405,9 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, effects: &mut Effects<'_>, n
             let mut blocked = blocked.lock().expect("blocked lock");
             blocked.insert((a.clone(), b.clone()));
             blocked.insert((b.clone(), a.clone()));
-            sim.partition(a.as_str(), b.as_str());
+            // A blackhole, as `iptables -j DROP` makes one: TCP retransmits what it loses, so
+            // a connection that outlives the partition resumes at its next retransmission.
+            sim.blackhole(a.as_str(), b.as_str());
         }
         Fault::PartitionOneWay { from, to } => {
             blocked
@@ -415,7 +420,7 @@ fn apply(sim: &mut turmoil::Sim<'_>, fault: &Fault, effects: &mut Effects<'_>, n
             let mut blocked = blocked.lock().expect("blocked lock");
             blocked.remove(&(a.clone(), b.clone()));
             blocked.remove(&(b.clone(), a.clone()));
-            sim.repair(a.as_str(), b.as_str());
+            sim.end_blackhole(a.as_str(), b.as_str());
         }
         Fault::Crash { host } => {
             ledger.lock().expect("ledger lock").host_crashed(host, now);

@@ -284,6 +284,27 @@ impl<'a> Sim<'a> {
         world.release_many(a, b);
     }
 
+    /// sshrace patch: a blackhole between two hosts, or sets of hosts: everything sent is lost,
+    /// and TCP keeps retransmitting it, so when [`Self::end_blackhole`] ends it each connection
+    /// resumes at its next retransmission (Linux's schedule), unless its sender gave up first.
+    /// (A [`Self::partition`] loses what is sent for good, so a stream that lost a segment
+    /// stalls forever.)
+    pub fn blackhole(&self, a: impl ToIpAddrs, b: impl ToIpAddrs) {
+        self.world.borrow_mut().blackhole_many(a, b);
+    }
+
+    /// sshrace patch: end a [`Self::blackhole`] (and repair a partition of the same hosts).
+    pub fn end_blackhole(&self, a: impl ToIpAddrs, b: impl ToIpAddrs) {
+        self.world.borrow_mut().end_blackhole_many(a, b);
+    }
+
+    /// sshrace patch: how long until the next retransmission through an ended blackhole gets
+    /// through, if one is due. Such retransmissions are not counted by
+    /// [`Self::has_messages_in_flight`].
+    pub fn next_retransmit_in(&self) -> Option<Duration> {
+        self.world.borrow().topology.next_retransmit_in()
+    }
+
     /// Partition two hosts, or sets of hosts, resulting in all messages sent
     /// between them to be dropped.
     pub fn partition(&self, a: impl ToIpAddrs, b: impl ToIpAddrs) {

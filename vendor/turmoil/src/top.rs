@@ -1,4 +1,4 @@
-use crate::envelope::{Envelope, Protocol};
+use crate::envelope::{Envelope, Protocol, Segment};
 use crate::host::Host;
 use crate::{config, TRACING_TARGET};
 
@@ -170,6 +170,11 @@ struct Link {
 /// States that a link between two nodes can be in.
 #[derive(Clone, Copy)]
 enum State {
+    /// sshrace patch: the path drops everything silently, as a firewall's DROP does, and TCP
+    /// retransmits what it lost: what is sent is kept, and delivered after the blackhole ends at
+    /// the sender's next retransmission (see [`retransmission_after`]).
+    Blackhole,
+
     /// The link is healthy.
     Healthy,
 
@@ -283,6 +288,28 @@ impl Topology {
         self.get_link_mut(&Pair::new(a, b)).explicit_partition();
     }
 
+    /// sshrace patch: see [`State::Blackhole`].
+    pub(crate) fn blackhole(&mut self, a: IpAddr, b: IpAddr) {
+        self.get_link_mut(&Pair::new(a, b)).blackhole();
+    }
+
+    /// sshrace patch: see [`Link::end_blackhole`].
+    pub(crate) fn end_blackhole(&mut self, a: IpAddr, b: IpAddr) {
+        let latency = self.config.latency().min_message_latency;
+        self.get_link_mut(&Pair::new(a, b)).end_blackhole(latency);
+    }
+
+    /// sshrace patch: how long from now until the next retransmission through an ended
+    /// blackhole gets through, if any is due.
+    pub(crate) fn next_retransmit_in(&self) -> Option<Duration> {
+        let now = self.clock.now();
+        self.links
+            .values()
+            .filter_map(Link::next_retransmit)
+            .min()
+            .map(|at| at.saturating_duration_since(now))
+    }
+
     pub(crate) fn partition_oneway(&mut self, a: IpAddr, b: IpAddr) {
         let link = &mut self.get_link_mut(&Pair::new(a, b));
         link.partition_oneway(a, b);
@@ -300,7 +327,14 @@ impl Topology {
     /// sshrace patch: whether any link holds a message not yet delivered.
     pub(crate) fn has_messages_in_flight(&self) -> bool {
         self.links.values().any(|link| {
-            !link.sent.is_empty() || link.deliverable.values().any(|queue| !queue.is_empty())
+            // Segments lost in a blackhole, and their retransmissions (timed seconds to minutes
+            // ahead, see `next_retransmit`), are not in flight on the wire.
+            link.sent.iter().any(|sent| {
+                !matches!(
+                    sent.status,
+                    DeliveryStatus::Blackholed { .. } | DeliveryStatus::Retransmit(_)
+                )
+            }) || link.deliverable.values().any(|queue| !queue.is_empty())
         })
     }
 
@@ -343,6 +377,41 @@ impl Sent {
 enum DeliveryStatus {
     DeliverAfter(Instant),
     Hold,
+    /// sshrace patch: lost in a blackhole that began at `since`; TCP keeps retransmitting it.
+    Blackholed { since: Instant },
+    /// sshrace patch: a retransmission that gets through once the blackhole ended.
+    Retransmit(Instant),
+}
+
+/// sshrace patch: Linux's retransmission schedule for an established connection, as offsets
+/// from the first transmission: TCP_RTO_MIN (200 ms) doubling up to TCP_RTO_MAX (120 s), with
+/// `tcp_retries2` = 15 retransmissions (0.2 s, 0.6 s, ... 204.6 s, 324.6 s, ... 804.6 s; the
+/// connection times out at 924.6 s). A SYN is not kept: it is lost, and the client's connect
+/// retries it on its own schedule (the caller's dialer models `tcp_syn_retries`).
+fn retransmission_offsets() -> impl Iterator<Item = Duration> {
+    let max = Duration::from_secs(120);
+    let mut rto = Duration::from_millis(200);
+    let mut at = Duration::ZERO;
+    (0..15).map(move |_| {
+        at += rto;
+        rto = (rto * 2).min(max);
+        at
+    })
+}
+
+/// sshrace patch: when a segment first sent at `since` gets through a blackhole that ended at
+/// `healed`: at the first retransmission at or after `healed`, or never (`None`) when the
+/// sender gave up before (past `tcp_retries2`).
+fn retransmission_after(since: Instant, healed: Instant) -> Option<Instant> {
+    retransmission_offsets()
+        .map(|offset| since + offset)
+        .find(|at| *at >= healed)
+}
+
+/// sshrace patch: what a blackhole loses for good: a reset (sent once) and a SYN (see
+/// [`retransmission_offsets`]).
+fn lost_for_good(protocol: &Protocol) -> bool {
+    matches!(protocol, Protocol::Tcp(Segment::Rst | Segment::Syn(_)))
 }
 
 impl Link {
@@ -407,6 +476,8 @@ impl Link {
                 let delay = self.delay(global_config.latency(), rand);
                 DeliveryStatus::DeliverAfter(self.now + delay)
             }
+            State::Blackhole if lost_for_good(&message) => return Ok(()),
+            State::Blackhole => DeliveryStatus::Blackholed { since: self.now },
             // Only A->B is blocked, so B can send, so we can send if src is B
             State::Hold => {
                 tracing::trace!(target: TRACING_TARGET,?src, ?dst, protocol = %message, "Hold");
@@ -441,7 +512,9 @@ impl Link {
         for i in 0..self.sent.len() {
             let index = i - deliverable;
             let sent = &self.sent[index];
-            if let DeliveryStatus::DeliverAfter(time) = sent.status {
+            if let DeliveryStatus::DeliverAfter(time) | DeliveryStatus::Retransmit(time) =
+                sent.status
+            {
                 if time <= self.now {
                     let sent = self.sent.remove(index).unwrap();
                     let envelope = Envelope {
@@ -523,6 +596,65 @@ impl Link {
                 sent.deliver(self.now);
             }
         }
+    }
+
+    /// sshrace patch: see [`State::Blackhole`]. What is on the wire now is lost too, and
+    /// retransmitted like the rest.
+    fn blackhole(&mut self) {
+        self.state_a_b = State::Blackhole;
+        self.state_b_a = State::Blackhole;
+        let now = self.now;
+        self.sent.retain_mut(|sent| match sent.status {
+            DeliveryStatus::DeliverAfter(_) if lost_for_good(&sent.protocol) => false,
+            DeliveryStatus::DeliverAfter(_) | DeliveryStatus::Retransmit(_) => {
+                sent.status = DeliveryStatus::Blackholed { since: now };
+                true
+            }
+            _ => true,
+        });
+    }
+
+    /// sshrace patch: the blackhole ends (and any explicit partition of this link is repaired).
+    /// Each connection's lost segments get through at its next retransmission, timed from its
+    /// oldest lost segment (TCP retransmits the oldest unacknowledged segment and backs off);
+    /// the rest of its segments follow with it. A connection whose sender gave up (past
+    /// `tcp_retries2`) gets nothing through: it stays stalled (where Linux would time it out
+    /// with ETIMEDOUT; a model limit, for blackholes that outlast 804.6 s of retransmissions).
+    fn end_blackhole(&mut self, latency: Duration) {
+        self.state_a_b = State::Healthy;
+        self.state_b_a = State::Healthy;
+        let now = self.now;
+        let mut oldest: IndexMap<(SocketAddr, SocketAddr), Instant> = IndexMap::new();
+        for sent in &self.sent {
+            if let DeliveryStatus::Blackholed { since } = sent.status {
+                let entry = oldest.entry((sent.src, sent.dst)).or_insert(since);
+                *entry = (*entry).min(since);
+            }
+        }
+        self.sent.retain_mut(|sent| {
+            let DeliveryStatus::Blackholed { .. } = sent.status else {
+                return true;
+            };
+            let since = oldest[&(sent.src, sent.dst)];
+            match retransmission_after(since, now) {
+                Some(at) => {
+                    sent.status = DeliveryStatus::Retransmit(at + latency);
+                    true
+                }
+                None => false,
+            }
+        });
+    }
+
+    /// sshrace patch: how long until the next retransmission gets through, if one is due.
+    fn next_retransmit(&self) -> Option<Instant> {
+        self.sent
+            .iter()
+            .filter_map(|sent| match sent.status {
+                DeliveryStatus::Retransmit(at) => Some(at),
+                _ => None,
+            })
+            .min()
     }
 
     fn explicit_partition(&mut self) {

@@ -181,6 +181,20 @@ impl World {
             self.partition_oneway(a, b);
         });
     }
+    /// sshrace patch: see [`Topology::blackhole`].
+    pub(crate) fn blackhole_many(&mut self, a: impl ToIpAddrs, b: impl ToIpAddrs) {
+        let a = self.lookup_many(a);
+        let b = self.lookup_many(b);
+        for_pairs(&a, &b, |a, b| self.topology.blackhole(a, b));
+    }
+
+    /// sshrace patch: see [`Topology::end_blackhole`].
+    pub(crate) fn end_blackhole_many(&mut self, a: impl ToIpAddrs, b: impl ToIpAddrs) {
+        let a = self.lookup_many(a);
+        let b = self.lookup_many(b);
+        for_pairs(&a, &b, |a, b| self.topology.end_blackhole(a, b));
+    }
+
     pub(crate) fn repair(&mut self, a: IpAddr, b: IpAddr) {
         self.topology.repair(a, b);
     }
