@@ -166,9 +166,7 @@ fn half_open_connection_hangs_cached_but_not_pool() {
                 },
             );
         }
-        let config = config
-            .tick(Duration::from_millis(10))
-            .duration(secs(900));
+        let config = config.tick(Duration::from_millis(10)).duration(secs(900));
         World::run(&config, move |ctx| async move {
             let policy = build(&ctx);
             policy
@@ -189,10 +187,16 @@ fn half_open_connection_hangs_cached_but_not_pool() {
     }
     let (ok, waited) = after_partition(cached, false).unwrap();
     assert!(!ok, "cached fails in a blackhole that does not heal");
-    assert!(waited >= secs(600), "cached hangs until the deadline: {waited:?}");
+    assert!(
+        waited >= secs(600),
+        "cached hangs until the deadline: {waited:?}"
+    );
     let (ok, waited) = after_partition(pool, false).unwrap();
     assert!(!ok, "pool fails in a blackhole that does not heal");
-    assert!(waited < secs(300), "pool's keepalives fail it early: {waited:?}");
+    assert!(
+        waited < secs(300),
+        "pool's keepalives fail it early: {waited:?}"
+    );
     let (ok, waited) = after_partition(cached, true).unwrap();
     assert!(ok, "cached resumes after the heal");
     assert!(
