@@ -6,7 +6,8 @@
 //! run happens on one thread and is a pure function of its [`WorldConfig`] (seed included).
 //!
 //! [`Fault`](sshrace_core::Fault)s are applied between simulation steps at their instant:
-//! partitions (silent drops, so connections go half-open), one-way partitions, crash and
+//! partitions (silent drops, so connections go half-open until the heal, when TCP's next
+//! retransmission gets through), one-way partitions, crash and
 //! restart, pause (traffic to the host is held, as under SIGSTOP), NAT idle drops (applied per
 //! flow in the client's dialer), latency with seeded jitter, control-plane status changes.
 //!

@@ -216,8 +216,8 @@ impl World {
 }
 
 /// The next step: `tick` while anything is in flight, otherwise `idle_tick`, never past the next
-/// fault, jitter redraw, retransmission through a healed blackhole or the end, and always a whole number of ticks (so instants stay on the
-/// tick grid whatever the step history).
+/// fault, jitter redraw, retransmission through a healed blackhole or the end, and always a
+/// whole number of ticks (so instants stay on the tick grid whatever the step history).
 fn step_size(
     config: &WorldConfig,
     sim: &turmoil::Sim<'_>,
