@@ -203,7 +203,10 @@ impl Topology {
     /// Register a link between two hosts
     pub(crate) fn register(&mut self, a: IpAddr, b: IpAddr) {
         let pair = Pair::new(a, b);
-        assert!(self.links.insert(pair, Link::new(self.clock.now())).is_none());
+        assert!(self
+            .links
+            .insert(pair, Link::new(self.clock.now()))
+            .is_none());
     }
 
     pub(crate) fn set_max_message_latency(&mut self, value: Duration) {
@@ -378,7 +381,9 @@ enum DeliveryStatus {
     DeliverAfter(Instant),
     Hold,
     /// sshrace patch: lost in a blackhole that began at `since`; TCP keeps retransmitting it.
-    Blackholed { since: Instant },
+    Blackholed {
+        since: Instant,
+    },
     /// sshrace patch: a retransmission that gets through once the blackhole ended.
     Retransmit(Instant),
 }
