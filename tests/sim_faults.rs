@@ -13,6 +13,13 @@ fn partition(a: &str, b: &str) -> Fault {
     }
 }
 
+fn heal(a: &str, b: &str) -> Fault {
+    Fault::Heal {
+        a: a.into(),
+        b: b.into(),
+    }
+}
+
 fn keepalive(interval: u64, count: u32) -> ConnectOptions {
     ConnectOptions {
         server_alive_interval: Some(secs(interval)),
@@ -396,13 +403,7 @@ fn connect_into_a_partition_times_out_and_succeeds_after_heal() {
     let config = WorldConfig::new(31)
         .target("target")
         .fault(secs(1), partition("client", "target"))
-        .fault(
-            secs(200),
-            Fault::Heal {
-                a: "client".into(),
-                b: "target".into(),
-            },
-        )
+        .fault(secs(200), heal("client", "target"))
         .tick(Duration::from_millis(10));
     let outcome = World::run(&config, |ctx| async move {
         tokio::time::sleep(secs(2)).await;
@@ -448,13 +449,7 @@ fn a_healed_blackhole_resumes_the_connection_at_the_next_retransmission() {
     let config = WorldConfig::new(23)
         .target("target")
         .fault(secs(30), partition("client", "target"))
-        .fault(
-            secs(331),
-            Fault::Heal {
-                a: "client".into(),
-                b: "target".into(),
-            },
-        )
+        .fault(secs(331), heal("client", "target"))
         .tick(Duration::from_millis(10))
         .duration(secs(900));
     let outcome = World::run(&config, |ctx| async move {
