@@ -252,12 +252,14 @@ pub enum Command {
     /// Each probe is a small timeline in scenarios/calibration/ that isolates one behaviour
     /// (MaxStartups drop fraction at 20/50/80/150 parallel connections, the 11th session on one
     /// connection, -O exit vs -O stop with a command in flight, ServerAlive on a blackholed
-    /// path, ClientAlive reaping a dead client, a host crash mid-session, a paused sshd). The
+    /// path, ClientAlive reaping a dead client, a host crash mid-session, a paused sshd, an idle
+    /// master's ControlPersist expiry). The
     /// table gives the simulated and the real value with 95% intervals (Wilson for fractions,
     /// Student's t for timings) and whether they agree (intervals overlap; timings within the
     /// probe's tolerance). It is printed as markdown and written to OUT.md and OUT.json.
     ///
     /// Example: sshrace calibrate --openssh 9.2 --runs 5
+    ///          sshrace calibrate --runs 10 --only mux-,control-persist --client openssh:9.2,openssh:10.0
     ///
     /// Exit status: 0 every row agrees or carries a note explaining why not; 1 a row disagrees
     /// without one; 2 usage or environment error (no Docker: use --sim-only).
@@ -271,9 +273,15 @@ pub enum Command {
         /// Measure the simulation only (no Docker needed).
         #[arg(long)]
         sim_only: bool,
-        /// Only probes whose id contains this.
-        #[arg(long, value_name = "TEXT")]
-        only: Option<String>,
+        /// Only probes whose id contains one of these (repeat, or separate with commas).
+        #[arg(long, value_name = "TEXT", value_delimiter = ',')]
+        only: Vec<String>,
+        /// The OpenSSH clients the OpenSSH probes run with, each in turn (repeat, or separate
+        /// with commas): openssh (the host's ssh), openssh:9.2, openssh:10.0 (that version's
+        /// client from the target image's Debian packages). Default: the host's ssh. Probes
+        /// whose client is russh run once with russh.
+        #[arg(long = "client", value_name = "openssh|openssh:9.2|openssh:10.0", value_delimiter = ',', value_parser = client)]
+        clients: Vec<sshrace_docker::Client>,
         /// Write OUT.md and OUT.json.
         #[arg(long, default_value = "calibration", value_name = "OUT")]
         out: PathBuf,
@@ -370,11 +378,13 @@ pub struct BackendArgs {
     /// naming the setting or workload.
     #[arg(long, default_value = "auto", value_name = "auto|1/N|X")]
     pub time_scale: String,
-    /// Containers: the client strategies' transport runs. openssh: the ssh binary (a
+    /// Containers: the client the strategies' transport runs. openssh: the host's ssh (a
     /// connection is a ControlMaster, a session `ssh -S`, close `-O exit`, drain `-O stop`);
-    /// russh: russh over real TCP.
-    #[arg(long, value_enum, default_value_t = ClientArg::Openssh)]
-    pub client: ClientArg,
+    /// openssh:9.2 or openssh:10.0: the same over that OpenSSH client version, taken from the
+    /// target image's Debian packages (bookworm or trixie: ssh, its libraries and loader, cached
+    /// in ~/.cache/sshrace/ssh-client) and run on the host; russh: russh over real TCP.
+    #[arg(long, default_value = "openssh", value_name = "openssh|openssh:9.2|openssh:10.0|russh", value_parser = client)]
+    pub client: sshrace_docker::Client,
     /// Containers: also run your own program as a client, in any language. sshrace starts
     /// COMMAND (with sh -c) once per run and speaks JSON lines with it on stdin and stdout
     /// (docs/driver-protocol.md): the targets, then a request per operation as the plan reaches
@@ -394,15 +404,6 @@ pub enum BackendArg {
     Sim,
     /// Real OpenSSH in containers.
     Docker,
-}
-
-/// `--client`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ClientArg {
-    /// The OpenSSH client (ssh, ControlMaster).
-    Openssh,
-    /// russh over real TCP.
-    Russh,
 }
 
 /// Output formats of `compare`.
@@ -468,6 +469,11 @@ fn open_fraction(text: &str) -> Result<f64, String> {
         return Err(format!("{text} is not in (0, 1)"));
     }
     Ok(value)
+}
+
+/// `--client`: openssh, openssh:9.2, openssh:10.0 or russh.
+pub fn client(text: &str) -> Result<sshrace_docker::Client, String> {
+    sshrace_docker::Client::parse(text)
 }
 
 /// `--shard K/N`.

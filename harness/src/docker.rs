@@ -7,7 +7,7 @@ use anyhow::{Context as _, bail};
 use sshrace_docker::{Client, DockerRun, OpenSshProfile, Refusal, plan_docker};
 use sshrace_scenario::Scenario;
 
-use crate::cli::{BackendArg, BackendArgs, ClientArg, ImageAction};
+use crate::cli::{BackendArg, BackendArgs, ImageAction};
 
 /// The container settings of a run or matrix, checked before anything runs. The OpenSSH
 /// version of a scenario's containers is its profile (after `--openssh`).
@@ -39,10 +39,7 @@ impl Containers {
         }
         Ok(Some(Containers {
             time_scale,
-            client: match args.client {
-                ClientArg::Openssh => Client::OpenSsh,
-                ClientArg::Russh => Client::Russh,
-            },
+            client: args.client,
             program: match args.client_cmd.as_deref().map(str::trim) {
                 Some("") => bail!("--client-cmd: give the command that starts your program"),
                 other => other.map(str::to_owned),
@@ -66,6 +63,17 @@ impl Containers {
                     report.target_time.as_secs_f64()
                 );
             }
+        }
+        if let Client::OpenSshVersion(version) = self.client {
+            let client = sshrace_docker::ensure_client(version, &mut |line| {
+                eprintln!("sshrace: client: {line}")
+            })?;
+            eprintln!(
+                "sshrace: client {}: {} ({})",
+                self.client.name(),
+                client.banner,
+                client.dir.display()
+            );
         }
         Ok(())
     }
@@ -181,10 +189,11 @@ pub fn calibrate(
     openssh: Option<&str>,
     runs: u64,
     sim_only: bool,
-    only: Option<&str>,
+    only: &[String],
+    clients: &[Client],
     out: &std::path::Path,
 ) -> anyhow::Result<ExitCode> {
-    use sshrace_docker::calibrate::{calibrate_probe, markdown, probes};
+    use sshrace_docker::calibrate::{calibrate_probe_with, markdown, probes};
     if runs == 0 {
         bail!("--runs 0: nothing to measure (give N >= 1)");
     }
@@ -192,6 +201,17 @@ pub fn calibrate(
         Some(text) => vec![parse_openssh(text)?],
         None => OpenSshProfile::ALL.to_vec(),
     };
+    let clients = if clients.is_empty() {
+        vec![Client::OpenSsh]
+    } else {
+        clients.to_vec()
+    };
+    if let Some(russh) = clients.iter().find(|c| !c.is_openssh()) {
+        bail!(
+            "--client {}: calibrate runs the OpenSSH probes with OpenSSH clients (openssh, openssh:9.2, openssh:10.0); the russh probes use russh anyway",
+            russh.arg()
+        );
+    }
     if !sim_only {
         sshrace_docker::preflight::docker_available()?;
         for version in &versions {
@@ -199,29 +219,56 @@ pub fn calibrate(
                 eprintln!("sshrace: image: {line}")
             })?;
         }
+        for client in &clients {
+            if let Client::OpenSshVersion(version) = client {
+                let extracted = sshrace_docker::ensure_client(*version, &mut |line| {
+                    eprintln!("sshrace: client: {line}")
+                })?;
+                eprintln!("sshrace: client {}: {}", client.name(), extracted.banner);
+            }
+        }
     }
     let selected: Vec<_> = probes()
         .into_iter()
-        .filter(|p| only.is_none_or(|text| p.id.contains(text)))
+        .filter(|p| only.is_empty() || only.iter().any(|text| p.id.contains(text.as_str())))
         .collect();
     if selected.is_empty() {
-        bail!("--only {:?}: no probe matches", only.unwrap_or_default());
+        bail!("--only {:?}: no probe matches", only.join(","));
     }
     let mut rows = Vec::new();
-    let total = selected.len() * versions.len();
+    let per_probe = |p: &sshrace_docker::calibrate::Probe| {
+        if p.client.is_openssh() {
+            clients.len()
+        } else {
+            1
+        }
+    };
+    let total = selected.iter().map(per_probe).sum::<usize>() * versions.len();
     let bar = crate::progress::bar(total, true);
     for version in &versions {
         for probe in &selected {
-            if probe.only.is_some_and(|v| v != *version) {
+            let probe_clients = if probe.client.is_openssh() {
+                clients.clone()
+            } else {
+                vec![probe.client]
+            };
+            for client in probe_clients {
+                if probe.only.is_some_and(|v| v != *version) {
+                    bar.inc(1);
+                    continue;
+                }
+                bar.set_message(format!(
+                    "{} on OpenSSH {} ({} client)",
+                    probe.id,
+                    version.version(),
+                    client.name()
+                ));
+                rows.push(
+                    calibrate_probe_with(probe, *version, runs, !sim_only, client)
+                        .with_context(|| format!("probe {} ({})", probe.id, probe.path))?,
+                );
                 bar.inc(1);
-                continue;
             }
-            bar.set_message(format!("{} on OpenSSH {}", probe.id, version.version()));
-            rows.push(
-                calibrate_probe(probe, *version, runs, !sim_only)
-                    .with_context(|| format!("probe {} ({})", probe.id, probe.path))?,
-            );
-            bar.inc(1);
         }
     }
     bar.finish_and_clear();

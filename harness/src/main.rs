@@ -143,7 +143,8 @@ fn dispatch(args: Args) -> anyhow::Result<ExitCode> {
             runs,
             sim_only,
             only,
+            clients,
             out,
-        } => crate::docker::calibrate(openssh.as_deref(), runs, sim_only, only.as_deref(), &out),
+        } => crate::docker::calibrate(openssh.as_deref(), runs, sim_only, &only, &clients, &out),
     }
 }

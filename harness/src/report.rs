@@ -159,7 +159,7 @@ pub fn replay_backend(cell: &Cell, containers: Option<&Containers>) -> String {
     format!(
         " --backend docker --openssh {} --client {}{}",
         cell.scenario.profile.version(),
-        c.client.name(),
+        c.client.arg(),
         cell.time_scale
             .map(|scale| format!(" --time-scale 1/{:.0}", 1.0 / scale))
             .unwrap_or_default()

@@ -28,22 +28,72 @@ use crate::proxy::FaultProxy;
 use crate::target::{TargetSpec, Testbed};
 
 /// Which SSH client the strategies' transport runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Client {
-    /// The OpenSSH client: a connection is a ControlMaster (`ssh -fNM`), a session `ssh -S`.
+    /// The host's OpenSSH client (`ssh` from PATH): a connection is a ControlMaster
+    /// (`ssh -fNM`), a session `ssh -S`.
     OpenSsh,
+    /// The OpenSSH client of this version, from the same Debian packages as that version's
+    /// target image ([`ensure_client`](crate::client::ensure_client)), run on the host.
+    OpenSshVersion(OpenSshProfile),
     /// russh over real TCP (cheap: floods of hundreds of connections).
     Russh,
 }
 
 impl Client {
-    /// The name on the command line and in reports.
+    /// The name in reports: `openssh` (the host's), `openssh-10.0`, `russh`.
     pub fn name(self) -> &'static str {
         match self {
             Client::OpenSsh => "openssh",
+            Client::OpenSshVersion(OpenSshProfile::OpenSsh92) => "openssh-9.2",
+            Client::OpenSshVersion(OpenSshProfile::OpenSsh100) => "openssh-10.0",
             Client::Russh => "russh",
         }
+    }
+
+    /// How `--client` says it: `openssh`, `openssh:10.0`, `russh` ([`Client::parse`] reads it
+    /// back).
+    pub fn arg(self) -> String {
+        match self {
+            Client::OpenSshVersion(version) => format!("openssh:{}", version.version()),
+            other => other.name().to_owned(),
+        }
+    }
+
+    /// Whether the strategies run over an OpenSSH client (`ssh` processes).
+    pub fn is_openssh(self) -> bool {
+        matches!(self, Client::OpenSsh | Client::OpenSshVersion(_))
+    }
+
+    /// The values `--client` accepts, for help and errors.
+    pub const ACCEPTED: &'static str = "openssh, openssh:9.2, openssh:10.0 or russh";
+
+    /// `--client TEXT`: `openssh` (the host's ssh), `openssh:9.2`/`openssh:10.0` (also
+    /// `openssh-9.2`...), `russh`; an unknown value is one line naming the accepted ones.
+    pub fn parse(text: &str) -> Result<Client, String> {
+        let text = text.trim();
+        match text {
+            "openssh" => return Ok(Client::OpenSsh),
+            "russh" => return Ok(Client::Russh),
+            _ => {}
+        }
+        text.strip_prefix("openssh:")
+            .or_else(|| text.strip_prefix("openssh-"))
+            .and_then(OpenSshProfile::from_name)
+            .map(Client::OpenSshVersion)
+            .ok_or_else(|| format!("{text:?} is not a client: use {}", Client::ACCEPTED))
+    }
+}
+
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl serde::Serialize for Client {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
     }
 }
 
@@ -264,14 +314,28 @@ impl ContainerHosts {
                 run.trace.clone(),
                 key,
             )),
-            Client::OpenSsh => {
+            Client::OpenSsh | Client::OpenSshVersion(_) => {
+                let program = match client {
+                    Client::OpenSshVersion(version) => {
+                        crate::client::ensure_client(version, &mut |line| tracing::info!("{line}"))
+                            .map_err(docker_error)?
+                            .program()
+                    }
+                    _ => sshrace_openssh::SshProgram::default(),
+                };
                 // Each run its own workdir: parallel runs in one process must not share the
                 // key file or the control socket names.
                 let workdir = OpenSshTransport::temp_workdir()
                     .map_err(|e| io("openssh client workdir", e))?;
                 let transport = Arc::new(
-                    OpenSshTransport::new(book, key_openssh, workdir, run.trace.clone())
-                        .map_err(|e| io("openssh client", e))?,
+                    OpenSshTransport::with_program(
+                        book,
+                        key_openssh,
+                        workdir,
+                        run.trace.clone(),
+                        program,
+                    )
+                    .map_err(|e| io("openssh client", e))?,
                 );
                 self.openssh = Some(transport.clone());
                 transport

@@ -76,6 +76,9 @@ pub struct CalibrationRow {
     pub behaviour: String,
     /// `openssh-9.2` or `openssh-10.0`.
     pub profile: String,
+    /// The client on containers: `ssh 9.2p1 (host)`, `openssh-10.0 (OpenSSH_10.0p2 Debian-7)`
+    /// or `russh`.
+    pub client: String,
     /// `fraction` or `seconds`.
     pub unit: String,
     /// The simulation's value.
@@ -169,6 +172,30 @@ fn server_reaped(run: &RunResult) -> Option<f64> {
         .find(|c| c.end == Some(ConnectionEnd::ClientAliveTimeout))
         .and_then(|c| c.ended_at)
         .map(|at| at.as_secs_f64() - FAULT_AT)
+}
+
+/// The ControlPersist of `control-persist-expiry` (its strategy's `persist_ms`).
+const PERSIST_SECS: u64 = 4;
+
+/// Seconds from the one command's end to its idle master's exit: the OpenSSH transport traces
+/// `c{id}: closed (ControlPersist 4s idle)` when the backgrounded master is gone, the
+/// simulation's transport `c{id}: ControlPersist 4s idle: master exits` when the master decides
+/// to (then `closed` once it has).
+fn persist_expired(run: &RunResult) -> Option<f64> {
+    let (record, outcome) = run.measured().next()?;
+    if *outcome != Outcome::Success {
+        return None;
+    }
+    let ended = record.finished?;
+    let idle = format!("ControlPersist {PERSIST_SECS}s idle");
+    let exits = format!("{idle}: master exits");
+    let closed = format!("closed ({idle})");
+    run.trace
+        .as_ref()?
+        .events()
+        .into_iter()
+        .find(|e| e.host == "client" && (e.what.ends_with(&exits) || e.what.ends_with(&closed)))
+        .map(|e| e.at.as_secs_f64() - ended.as_secs_f64())
 }
 
 /// The calibration suite.
@@ -339,6 +366,20 @@ pub fn probes() -> Vec<Probe> {
             note: "",
         },
         Probe {
+            id: "control-persist-expiry",
+            behaviour: "ControlPersist 4 s: seconds from the last session's end to the idle master's exit",
+            scenario: calibration!("control-persist-expiry.toml").0,
+            path: calibration!("control-persist-expiry.toml").1,
+            strategy: "persist-4",
+            client: Client::OpenSsh,
+            time_scale: 1.0,
+            measure: Measure::Seconds(persist_expired),
+            // OpenSSH's whole-second clock puts the exit anywhere in (3, 4] s.
+            tolerance: 1.0,
+            only: None,
+            note: "",
+        },
+        Probe {
             id: "client-alive-reap",
             behaviour: "ClientAliveInterval 1 s x 3 with the client gone: seconds to sshd closing",
             scenario: calibration!("client-alive-reap.toml").0,
@@ -458,13 +499,31 @@ fn agreement(probe: &Probe, sim: &Estimate, real: &Estimate) -> (bool, String) {
 }
 
 /// Run `probe` `runs` times (seeds 0..runs) on the simulation and, with `real`, on containers
-/// of OpenSSH `version`.
+/// of OpenSSH `version`, with the probe's own client (the host's `ssh` for OpenSSH probes).
 pub fn calibrate_probe(
     probe: &Probe,
     version: OpenSshProfile,
     runs: u64,
     real: bool,
 ) -> Result<CalibrationRow, RunError> {
+    calibrate_probe_with(probe, version, runs, real, probe.client)
+}
+
+/// [`calibrate_probe`] with `client` in place of the host's `ssh` when the probe's client is
+/// OpenSSH (`Client::OpenSshVersion`: that version's client from its image, see
+/// [`ensure_client`](crate::client::ensure_client)); a russh probe keeps russh.
+pub fn calibrate_probe_with(
+    probe: &Probe,
+    version: OpenSshProfile,
+    runs: u64,
+    real: bool,
+    client: Client,
+) -> Result<CalibrationRow, RunError> {
+    let client = if probe.client.is_openssh() && client.is_openssh() {
+        client
+    } else {
+        probe.client
+    };
     let mut scenario = Scenario::from_str(probe.scenario, probe.path)?;
     // The simulated hosts behave like the version the containers run.
     scenario.with_profile(version);
@@ -480,7 +539,7 @@ pub fn calibrate_probe(
         let options = DockerRun {
             openssh: version,
             time_scale: probe.time_scale,
-            client: probe.client,
+            client,
         };
         let real_runs = (0..runs)
             .map(|seed| run_docker(&scenario, &scaled, seed, &options, true))
@@ -495,6 +554,11 @@ pub fn calibrate_probe(
         probe: probe.id.to_owned(),
         behaviour: probe.behaviour.to_owned(),
         profile: format!("openssh-{}", version.version()),
+        client: if real {
+            client_label(client).map_err(|e| RunError::Backend(format!("docker: {e}")))?
+        } else {
+            client.name().to_owned()
+        },
         unit: match probe.measure {
             Measure::Fraction(_) | Measure::Stalled(_) => "fraction".to_owned(),
             Measure::Seconds(_) => "seconds".to_owned(),
@@ -508,6 +572,20 @@ pub fn calibrate_probe(
         },
         agree,
         rule,
+    })
+}
+
+/// How a row names its client: `ssh 9.2p1 (host)`, `openssh-10.0 (OpenSSH_10.0p2 Debian-7)`,
+/// `russh`.
+pub fn client_label(client: Client) -> Result<String, crate::DockerError> {
+    Ok(match client {
+        Client::OpenSsh => format!("ssh {} (host)", crate::client::host_ssh_version()?),
+        Client::OpenSshVersion(version) => {
+            let extracted = crate::client::ensure_client(version, &mut |_| {})?;
+            let banner = extracted.banner.split(',').next().unwrap_or_default();
+            format!("{} ({banner})", client.name())
+        }
+        Client::Russh => client.name().to_owned(),
     })
 }
 
@@ -533,7 +611,7 @@ fn cell(estimate: &Estimate, unit: &str) -> String {
 /// The table as markdown.
 pub fn markdown(rows: &[CalibrationRow]) -> String {
     let mut out = String::from(
-        "| behaviour | profile | simulated (95% interval) | real OpenSSH (95% interval) | agreement | note |\n|---|---|---|---|---|---|\n",
+        "| behaviour | profile | client | simulated (95% interval) | real OpenSSH (95% interval) | agreement | note |\n|---|---|---|---|---|---|---|\n",
     );
     for row in rows {
         let real = row
@@ -546,10 +624,11 @@ pub fn markdown(rows: &[CalibrationRow]) -> String {
             None => "-".to_owned(),
         };
         out.push_str(&format!(
-            "| {} (`{}`) | {} | {} | {} | {} | {} |\n",
+            "| {} (`{}`) | {} | {} | {} | {} | {} | {} |\n",
             row.behaviour,
             row.probe,
             row.profile,
+            row.client,
             cell(&row.sim, &row.unit),
             real,
             agree,

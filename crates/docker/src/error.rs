@@ -63,7 +63,7 @@ pub(crate) async fn run_async(
     }
 }
 
-fn failed(command: String, output: &std::process::Output) -> DockerError {
+pub(crate) fn failed(command: String, output: &std::process::Output) -> DockerError {
     let stderr = String::from_utf8_lossy(&output.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
@@ -73,7 +73,7 @@ fn failed(command: String, output: &std::process::Output) -> DockerError {
     }
 }
 
-fn command_line(command: &std::process::Command) -> String {
+pub(crate) fn command_line(command: &std::process::Command) -> String {
     let mut line = command.get_program().to_string_lossy().into_owned();
     for arg in command.get_args() {
         let arg = arg.to_string_lossy();

@@ -12,6 +12,8 @@
 //!   `Dockerfile.target` image on top, per OpenSSH version; idempotent and cached.
 //! - [`target`]: a run's targets (testcontainers 0.27), labelled with the run id; faults on them
 //!   (pause, kill, restart, iptables); fetching the in-container ledger and sshd's log.
+//! - [`client`]: another OpenSSH client than the host's `ssh` ([`ensure_client`]): the one in
+//!   a target image, extracted with its libraries and loader and run on the host.
 //! - [`ledger`]: that text (sshd's VERBOSE log, the sshrace-cmd ledger) to a core `Ledger`.
 //! - [`clean`]: remove whatever an interrupted run left (`sshrace clean`).
 //! - [`proxy`]: the userspace TCP fault proxy between every client and every target (latency,
@@ -22,6 +24,7 @@ pub mod admission;
 pub mod backend;
 pub mod calibrate;
 pub mod clean;
+pub mod client;
 pub mod dialer;
 pub mod error;
 pub mod image;
@@ -34,6 +37,7 @@ pub mod target;
 pub use admission::{Refusal, plan_docker};
 pub use backend::{Client, Containers, DockerRun, backend_name, run_docker};
 pub use clean::{clean, leftovers};
+pub use client::{SshClient, ensure_client};
 pub use dialer::{AddressBook, TcpDialer, generate_client_key};
 pub use error::DockerError;
 pub use image::{ImageReport, OpenSshProfile, ensure_image};

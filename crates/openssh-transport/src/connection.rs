@@ -8,7 +8,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sshrace_core::{Cause, Connection, Mark, Session, SessionEvent, TransportError};
 use tokio::io::AsyncReadExt;
-use tokio::process::Command;
 use tokio::sync::oneshot;
 
 use crate::args::session_args;
@@ -66,7 +65,9 @@ impl Connection for OpenSshConnection {
                 format!("connection c{} to {} is draining", master.id, master.host),
             ));
         }
-        let mut child = Command::new("ssh")
+        let mut child = master
+            .program
+            .command()
             .args(&master.args)
             .args(session_args(&master.socket, master.addr, command))
             .stdin(Stdio::null())

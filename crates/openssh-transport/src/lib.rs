@@ -19,6 +19,7 @@
 //!
 //! - `transport`: [`OpenSshTransport`], its workdir (key file, control sockets) and `connect`.
 //! - `args`: the `ssh` command lines.
+//! - `program`: [`SshProgram`], which `ssh` runs (default: `ssh` from PATH).
 //! - `master`: the ControlMaster's lifecycle (start, watch, `-O` commands, how it ended).
 //! - `classify`: exit 255 to a [`Cause`] from `ssh`'s stderr ([`classify`]), and the filter
 //!   that keeps `ssh`'s diagnostics out of the remote's stderr.
@@ -32,9 +33,11 @@ mod args;
 mod classify;
 mod connection;
 mod master;
+mod program;
 mod transport;
 
 pub use classify::classify;
+pub use program::SshProgram;
 pub use transport::OpenSshTransport;
 
 /// The host name the client's trace events carry (as in the simulation).

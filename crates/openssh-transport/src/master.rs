@@ -11,11 +11,12 @@ use std::time::Duration;
 
 use sshrace_core::{Cause, ConnectOptions, Mark, Trace, TransportError};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::{oneshot, watch};
 
 use crate::args::{ceil_secs, common_args, control_args, master_args};
 use crate::classify::{classify, tail, unknown};
+use crate::program::SshProgram;
 use crate::transport::ClientState;
 use crate::{CLIENT_HOST, connection_span};
 
@@ -33,6 +34,8 @@ pub(crate) struct Master {
     pub(crate) addr: SocketAddr,
     pub(crate) socket: PathBuf,
     pub(crate) args: Vec<String>,
+    /// The `ssh` program (the transport's).
+    pub(crate) program: Arc<SshProgram>,
     pub(crate) trace: Trace,
     /// Set when the master process has exited.
     pub(crate) end: watch::Sender<Option<MasterEnd>>,
@@ -75,7 +78,7 @@ pub(crate) async fn start_master(
     if options.control_persist.is_some() {
         let _ = std::fs::remove_file(&log);
     }
-    let mut command = Command::new("ssh");
+    let mut command = shared.program.command();
     command
         .args(&args)
         .args(master_args(&socket, options.control_persist, &log, addr))
@@ -98,6 +101,7 @@ pub(crate) async fn start_master(
         addr,
         socket: socket.clone(),
         args,
+        program: shared.program.clone(),
         trace: shared.trace.clone(),
         end: watch::Sender::new(None),
         closed_locally: AtomicBool::new(false),
@@ -313,7 +317,9 @@ impl Master {
 
     /// Run `ssh -S <socket> -O <operation>`: exit status and stderr.
     pub(crate) async fn control(&self, operation: &str) -> (Option<i32>, String) {
-        let output = Command::new("ssh")
+        let output = self
+            .program
+            .command()
             .args(&self.args)
             .args(control_args(&self.socket, operation, self.addr))
             .stdin(Stdio::null())

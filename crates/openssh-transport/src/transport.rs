@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use crate::connection::OpenSshConnection;
 use crate::master::{Master, start_master};
+use crate::program::SshProgram;
 use crate::{CLIENT_HOST, CONNECTIONS_TRACK, connection_span};
 
 /// Longest workdir path accepted: the control socket (`<workdir>/c<id>.sock`, plus the 17
@@ -29,6 +30,7 @@ impl std::fmt::Debug for OpenSshTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("OpenSshTransport")
             .field("workdir", &self.shared.workdir)
+            .field("program", &self.shared.program)
             .finish()
     }
 }
@@ -38,6 +40,8 @@ pub(crate) struct ClientState {
     pub(crate) book: AddressBook,
     pub(crate) workdir: PathBuf,
     pub(crate) key_file: PathBuf,
+    /// The `ssh` every process runs.
+    pub(crate) program: Arc<SshProgram>,
     pub(crate) trace: Trace,
     pub(crate) next_id: AtomicU64,
     /// Set at shutdown: every process still running is killed.
@@ -68,6 +72,18 @@ impl OpenSshTransport {
         workdir: PathBuf,
         trace: Trace,
     ) -> io::Result<Self> {
+        Self::with_program(book, key_openssh, workdir, trace, SshProgram::default())
+    }
+
+    /// As [`OpenSshTransport::new`], running `program` instead of `ssh` from PATH for every
+    /// master, session and `-O` command.
+    pub fn with_program(
+        book: AddressBook,
+        key_openssh: &str,
+        workdir: PathBuf,
+        trace: Trace,
+        program: SshProgram,
+    ) -> io::Result<Self> {
         if workdir.as_os_str().len() > MAX_WORKDIR_LEN {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -97,12 +113,18 @@ impl OpenSshTransport {
                 book,
                 workdir,
                 key_file,
+                program: Arc::new(program),
                 trace,
                 next_id: AtomicU64::new(0),
                 shutdown: watch::Sender::new(false),
                 masters: Mutex::default(),
             }),
         })
+    }
+
+    /// The `ssh` this transport runs.
+    pub fn program(&self) -> &SshProgram {
+        &self.shared.program
     }
 
     /// A fresh, short, private directory under /tmp for [`OpenSshTransport::new`]
