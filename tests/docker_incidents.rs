@@ -213,3 +213,56 @@ fn swallowed_error_is_a_silent_failure_by_the_container_ledger() {
         describe(&after)
     );
 }
+
+// The client's version as a dimension: the OpenSSH 10.0 client, from the trixie image's Debian
+// packages, run on the host against a 10.0 sshd. Its `ssh -O exit` kills the command in flight
+// as the host's 9.2 client's does (docs/calibration.md, "The client's version").
+#[test]
+fn the_openssh_10_client_from_its_image_kills_with_exit() {
+    if !require_docker() {
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let version = OpenSshProfile::OpenSsh100;
+    ensure_image(version, &mut |line| eprintln!("image: {line}")).expect("target image");
+    let client = sshrace_docker::ensure_client(version, &mut |line| eprintln!("client: {line}"))
+        .expect("the 10.0 client");
+    assert!(
+        client.banner.starts_with("OpenSSH_10.0"),
+        "ssh -V of the extracted client: {:?}",
+        client.banner
+    );
+    let path = format!(
+        "{}/../scenarios/calibration/mux-exit-vs-stop.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut scenario = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    scenario.with_profile(version);
+    let scale = 0.5;
+    let spec = Registry::new()
+        .resolve(&scenario, "mux-exit", &scaled_params(scale))
+        .expect("strategy");
+    let options = DockerRun {
+        openssh: version,
+        time_scale: scale,
+        client: Client::OpenSshVersion(version),
+    };
+    let run = run_docker(&scenario, &spec, 0, &options, true).expect("run");
+    assert_no_leftovers();
+    let all: Vec<(&str, Outcome)> = run
+        .operations
+        .iter()
+        .map(|(record, outcome)| (record.workload.as_str(), *outcome))
+        .collect();
+    let trace = run.trace.as_ref().map(|t| t.render()).unwrap_or_default();
+    // The warm-up ran over the extracted client (a client that cannot start fails it too).
+    assert_eq!(
+        all.first(),
+        Some(&("warm-up", Outcome::Success)),
+        "{all:?}\n{trace}"
+    );
+    assert!(
+        matches!(all.get(1), Some(("deploy", Outcome::Transport(_)))),
+        "the -O exit kills the deploy in flight (ssh exits 255): {all:?}\n{trace}"
+    );
+}

@@ -495,3 +495,85 @@ fn jobs(text: &str) -> Result<usize, String> {
     }
     Ok(value)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sshrace_docker::{Client, OpenSshProfile};
+
+    fn client_of(value: &str) -> Result<Client, String> {
+        let args = Args::try_parse_from([
+            "sshrace",
+            "run",
+            "mux-exit-vs-stop",
+            "--backend",
+            "docker",
+            "--client",
+            value,
+        ])
+        .map_err(|e| e.to_string())?;
+        match args.command {
+            Command::Run { common, .. } => Ok(common.backend.client),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn client_takes_the_host_ssh_a_version_or_russh() {
+        assert_eq!(client_of("openssh"), Ok(Client::OpenSsh));
+        assert_eq!(
+            client_of("openssh:9.2"),
+            Ok(Client::OpenSshVersion(OpenSshProfile::OpenSsh92))
+        );
+        assert_eq!(
+            client_of("openssh:10.0"),
+            Ok(Client::OpenSshVersion(OpenSshProfile::OpenSsh100))
+        );
+        assert_eq!(client_of("russh"), Ok(Client::Russh));
+        let default = Args::try_parse_from(["sshrace", "run", "x"]).unwrap();
+        let Command::Run { common, .. } = default.command else {
+            panic!("not run")
+        };
+        assert_eq!(common.backend.client, Client::OpenSsh, "the host's ssh");
+    }
+
+    #[test]
+    fn an_unknown_client_is_one_line_naming_the_accepted_ones() {
+        for bad in ["openssh:8.9", "dropbear", "openssh:"] {
+            let error = client_of(bad).expect_err(bad);
+            let first = error.lines().next().unwrap();
+            assert!(
+                first.contains(&format!("{bad:?} is not a client"))
+                    && first.contains("openssh, openssh:9.2, openssh:10.0 or russh"),
+                "{error}"
+            );
+        }
+    }
+
+    #[test]
+    fn calibrate_takes_a_list_of_clients_and_of_probes() {
+        let args = Args::try_parse_from([
+            "sshrace",
+            "calibrate",
+            "--client",
+            "openssh:9.2,openssh:10.0",
+            "--client",
+            "openssh",
+            "--only",
+            "mux-,control-persist",
+        ])
+        .unwrap();
+        let Command::Calibrate { clients, only, .. } = args.command else {
+            panic!("not calibrate")
+        };
+        assert_eq!(
+            clients,
+            [
+                Client::OpenSshVersion(OpenSshProfile::OpenSsh92),
+                Client::OpenSshVersion(OpenSshProfile::OpenSsh100),
+                Client::OpenSsh
+            ]
+        );
+        assert_eq!(only, ["mux-", "control-persist"]);
+    }
+}

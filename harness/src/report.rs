@@ -376,3 +376,44 @@ pub fn replay_command(cell: &Cell, seed: u64, containers: Option<&Containers>) -
         replay_backend(cell, containers)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sshrace_docker::{Client, OpenSshProfile};
+
+    // A docker cell's "replay with" line must name the client that ran it, or the replay runs
+    // on the host's ssh instead of the version that failed.
+    #[test]
+    fn a_docker_replay_line_carries_the_client_version() {
+        let scenario = std::sync::Arc::new(plan::load_scenario("deploy-age-recycle").unwrap());
+        let strategy = sshrace_runner::Registry::new()
+            .resolve(&scenario, "mux-exit", &Default::default())
+            .unwrap();
+        let cell = Cell {
+            scenario,
+            strategy,
+            seeds: vec![7],
+            max_failure_rate: None,
+            time_scale: Some(1.0 / 60.0),
+        };
+        let on = |client| Containers {
+            time_scale: None,
+            client,
+            program: None,
+        };
+        let ten = replay_command(
+            &cell,
+            7,
+            Some(&on(Client::OpenSshVersion(OpenSshProfile::OpenSsh100))),
+        );
+        assert!(
+            ten.ends_with(
+                " --seed 7 --backend docker --openssh 9.2 --client openssh:10.0 --time-scale 1/60"
+            ),
+            "{ten}"
+        );
+        let host = replay_command(&cell, 7, Some(&on(Client::OpenSsh)));
+        assert!(host.contains(" --client openssh --time-scale"), "{host}");
+    }
+}

@@ -446,3 +446,31 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
         .open(path)?;
     file.write_all(text.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_reads_back_from_its_arg_and_names_its_version_in_reports() {
+        for client in [
+            Client::OpenSsh,
+            Client::OpenSshVersion(OpenSshProfile::OpenSsh92),
+            Client::OpenSshVersion(OpenSshProfile::OpenSsh100),
+            Client::Russh,
+        ] {
+            assert_eq!(Client::parse(&client.arg()), Ok(client));
+        }
+        let ten = Client::OpenSshVersion(OpenSshProfile::OpenSsh100);
+        assert_eq!(ten.arg(), "openssh:10.0");
+        assert_eq!(ten.name(), "openssh-10.0");
+        assert_eq!(Client::parse("openssh-10.0"), Ok(ten));
+        assert_eq!(Client::OpenSsh.arg(), "openssh");
+        assert!(ten.is_openssh() && Client::OpenSsh.is_openssh() && !Client::Russh.is_openssh());
+        let error = Client::parse("openssh:8.9").unwrap_err();
+        assert_eq!(
+            error,
+            "\"openssh:8.9\" is not a client: use openssh, openssh:9.2, openssh:10.0 or russh"
+        );
+    }
+}
