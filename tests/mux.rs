@@ -175,3 +175,51 @@ fn idle_master_exits_after_control_persist() {
     assert_eq!(outcome.ledger.connections.len(), 2);
     assert!(outcome.trace.render().contains("ControlPersist 60s idle"));
 }
+
+/// ControlPersist racing a new command: the command arrives at every 100 ms step from 58 s to
+/// 61 s after the last one ended, across the master's exit. A real master takes 0.28 ms from
+/// deciding to exit to closing its control socket's listener (strace, docs/docker-matrix.md),
+/// and the strategy's `ssh -O check` before the session is reset in that window like the
+/// session would be, so it starts a new master: no command fails (real OpenSSH: 0 of 150 in
+/// control-persist-race). The simulation used to hold the exiting master's socket open for
+/// 100 ms while `-O check` passed, and the command arriving then died with a broken pipe
+/// (this test failed with `Err("mux_client_hello_exchange: write packet: Broken pipe")`).
+#[test]
+fn a_command_meeting_the_control_persist_exit_starts_a_new_master() {
+    let mut met_exit = 0;
+    for step in 0..=30u64 {
+        let wait = std::time::Duration::from_millis(58_000 + step * 100);
+        let config = WorldConfig::new(44)
+            .target("target")
+            .tick(std::time::Duration::from_millis(100));
+        let outcome = World::run(&config, move |ctx| async move {
+            let params = StrategyParams {
+                persist_ms: Some(60_000),
+                attempts: Some(1),
+                ..Default::default()
+            };
+            let policy: Arc<dyn ConnectionPolicy> =
+                Arc::new(Mux::new(env(&ctx), MuxMode::Exit, &params));
+            policy
+                .run(&request("target", &CommandSpec::new(1, secs(1))))
+                .await
+                .unwrap();
+            tokio::time::sleep(wait).await;
+            let second = policy
+                .run(&request("target", &CommandSpec::new(2, secs(1))))
+                .await
+                .map(|r| r.exit_status)
+                .map_err(|e| e.message);
+            policy.shutdown().await;
+            second
+        })
+        .unwrap();
+        let trace = outcome.trace.render();
+        assert_eq!(outcome.client.unwrap(), Ok(0), "waiting {wait:?}:\n{trace}");
+        if trace.contains("master exits") && trace.contains("c1: connect to target") {
+            met_exit += 1;
+        }
+    }
+    // The expiry was crossed: the later arrivals found the master gone and started c1.
+    assert!(met_exit >= 10, "{met_exit} steps after the exit");
+}

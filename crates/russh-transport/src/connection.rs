@@ -81,10 +81,15 @@ pub(crate) struct Inner {
     started: tokio::time::Instant,
 }
 
-/// How long an OpenSSH master takes to exit once ControlPersist runs out (close its channels,
-/// send the disconnect, unlink its socket): a client arriving meanwhile gets a broken pipe.
-/// Real time on every backend: compressing a scenario does not make OpenSSH exit faster.
-const MASTER_EXIT: Duration = Duration::from_millis(100);
+/// How long an OpenSSH master takes, once ControlPersist runs out, to close its control
+/// socket's listener: a mux client arriving meanwhile (a session, or `ssh -O check`) has its
+/// hello reset and exits 255 (`mux_client_hello_exchange: ... Broken pipe`); one arriving after
+/// finds no listener and no socket. Measured on OpenSSH 9.2p1 with `strace -f -ttt` on a
+/// `ControlPersist=2` master: the idle `poll` times out, 0.28 ms later `close` of the
+/// listening socket, 0.7 ms later `unlink` of the socket (docs/docker-matrix.md). Real time on
+/// every backend: compressing a scenario does not make OpenSSH exit faster. Shorter than any
+/// scenario's tick, so the simulation resolves it as "the step the master decides to exit in".
+const MASTER_EXIT: Duration = Duration::from_micros(300);
 
 impl Inner {
     pub(crate) async fn close(&self, why: &str) {
@@ -144,6 +149,14 @@ impl Inner {
             inner.close(&why).await;
         });
     }
+}
+
+/// What a mux client (a session, or `ssh -O check`) gets from a master that is exiting.
+fn broken_pipe() -> TransportError {
+    TransportError::new(
+        Cause::ConnectionClosed,
+        "mux_client_hello_exchange: write packet: Broken pipe",
+    )
 }
 
 /// A russh client connection.
@@ -215,10 +228,7 @@ impl Connection for RusshConnection {
         }
         inner.uses.fetch_add(1, Ordering::SeqCst);
         if inner.exiting.load(Ordering::SeqCst) {
-            return Err(TransportError::new(
-                Cause::ConnectionClosed,
-                "mux_client_hello_exchange: write packet: Broken pipe",
-            ));
+            return Err(broken_pipe());
         }
         let channel = inner
             .handle
@@ -255,9 +265,13 @@ impl Connection for RusshConnection {
         self.inner.status.get().is_some() || self.inner.handle.is_closed()
     }
 
+    /// `ssh -O check`: a mux client too, so while the master exits (ControlPersist ran out)
+    /// its hello is reset like a session's, and the caller starts a new master.
     async fn check(&self) -> Result<(), TransportError> {
         if self.is_closed() {
             Err(self.closed_error())
+        } else if self.inner.exiting.load(Ordering::SeqCst) {
+            Err(broken_pipe())
         } else {
             Ok(())
         }
