@@ -1,6 +1,6 @@
 //! The calibration suite at a small run count: for each deterministic behaviour the
 //! simulation and real OpenSSH must agree (kill vs drain, the 11th session, a crash, a paused
-//! sshd, the ServerAlive and ClientAlive times and LoginGraceTime within their tolerance), and
+//! sshd, the ServerAlive and ClientAlive times, LoginGraceTime and the ControlPersist expiry within their tolerance), and
 //! for the statistical ones (MaxStartups at 80 parallel connections, authenticating or stalled)
 //! their 95% intervals must overlap. Needs Docker (skips without it,
 //! fails without it under CI=true). The full table: `sshrace calibrate` (docs/calibration.md).
@@ -46,6 +46,7 @@ fn deterministic_behaviours_agree_with_real_openssh() {
             "keepalive-blackhole",
             "client-alive-reap",
             "login-grace",
+            "control-persist-expiry",
         ],
         1,
     );
