@@ -146,16 +146,17 @@ fn retryable_command_survives_a_master_exit() {
     assert!(outcome.trace.render().contains("retrying in 2s"));
 }
 
-/// ControlPersist: an idle master exits after the persist time, and the next command starts a
-/// new one.
-#[test]
-fn idle_master_exits_after_control_persist() {
-    let config = WorldConfig::new(43)
-        .target("target")
-        .tick(std::time::Duration::from_millis(10));
-    let outcome = World::run(&config, |ctx| async move {
+/// A `mux-exit` master with ControlPersist 60 s runs command 1; `wait` later command 2 runs:
+/// its result (exit status, or the error's message) and the world's outcome.
+fn second_command_after(
+    config: &WorldConfig,
+    attempts: Option<u32>,
+    wait: std::time::Duration,
+) -> sshrace_sim::SimOutcome<Result<u32, String>> {
+    World::run(config, move |ctx| async move {
         let params = StrategyParams {
             persist_ms: Some(60_000),
+            attempts,
             ..Default::default()
         };
         let policy: Arc<dyn ConnectionPolicy> =
@@ -164,14 +165,27 @@ fn idle_master_exits_after_control_persist() {
             .run(&request("target", &CommandSpec::new(1, secs(1))))
             .await
             .unwrap();
-        tokio::time::sleep(secs(120)).await;
-        policy
+        tokio::time::sleep(wait).await;
+        let second = policy
             .run(&request("target", &CommandSpec::new(2, secs(1))))
             .await
-            .unwrap();
+            .map(|r| r.exit_status)
+            .map_err(|e| e.message);
         policy.shutdown().await;
+        second
     })
-    .unwrap();
+    .unwrap()
+}
+
+/// ControlPersist: an idle master exits after the persist time, and the next command starts a
+/// new one.
+#[test]
+fn idle_master_exits_after_control_persist() {
+    let config = WorldConfig::new(43)
+        .target("target")
+        .tick(std::time::Duration::from_millis(10));
+    let outcome = second_command_after(&config, None, secs(120));
+    outcome.client.unwrap().unwrap();
     assert_eq!(outcome.ledger.connections.len(), 2);
     assert!(outcome.trace.render().contains("ControlPersist 60s idle"));
 }
@@ -192,28 +206,7 @@ fn a_command_meeting_the_control_persist_exit_starts_a_new_master() {
         let config = WorldConfig::new(44)
             .target("target")
             .tick(std::time::Duration::from_millis(100));
-        let outcome = World::run(&config, move |ctx| async move {
-            let params = StrategyParams {
-                persist_ms: Some(60_000),
-                attempts: Some(1),
-                ..Default::default()
-            };
-            let policy: Arc<dyn ConnectionPolicy> =
-                Arc::new(Mux::new(env(&ctx), MuxMode::Exit, &params));
-            policy
-                .run(&request("target", &CommandSpec::new(1, secs(1))))
-                .await
-                .unwrap();
-            tokio::time::sleep(wait).await;
-            let second = policy
-                .run(&request("target", &CommandSpec::new(2, secs(1))))
-                .await
-                .map(|r| r.exit_status)
-                .map_err(|e| e.message);
-            policy.shutdown().await;
-            second
-        })
-        .unwrap();
+        let outcome = second_command_after(&config, Some(1), wait);
         let trace = outcome.trace.render();
         assert_eq!(outcome.client.unwrap(), Ok(0), "waiting {wait:?}:\n{trace}");
         if trace.contains("master exits") && trace.contains("c1: connect to target") {

@@ -64,18 +64,7 @@ impl Containers {
                 );
             }
         }
-        if let Client::OpenSshVersion(version) = self.client {
-            let client = sshrace_docker::ensure_client(version, &mut |line| {
-                eprintln!("sshrace: client: {line}")
-            })?;
-            eprintln!(
-                "sshrace: client {}: {} ({})",
-                self.client.name(),
-                client.banner,
-                client.dir.display()
-            );
-        }
-        Ok(())
+        prepare_client(self.client)
     }
 
     /// The time scale `scenario` runs at, or why it cannot run on containers.
@@ -102,6 +91,23 @@ impl Containers {
                 |b, (name, scale)| b.with_scale(name, scale),
             )
     }
+}
+
+/// An OpenSSH client of a given version exists (extracted from its image now if missing,
+/// progress on stderr), and which build it is; nothing to do for the host's `ssh` or russh.
+fn prepare_client(client: Client) -> anyhow::Result<()> {
+    if let Client::OpenSshVersion(version) = client {
+        let extracted = sshrace_docker::ensure_client(version, &mut |line| {
+            eprintln!("sshrace: client: {line}")
+        })?;
+        eprintln!(
+            "sshrace: client {}: {} ({})",
+            client.name(),
+            extracted.banner,
+            extracted.dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// `--openssh`: make every host of `scenario` behave like that release (both backends).
@@ -220,12 +226,7 @@ pub fn calibrate(
             })?;
         }
         for client in &clients {
-            if let Client::OpenSshVersion(version) = client {
-                let extracted = sshrace_docker::ensure_client(*version, &mut |line| {
-                    eprintln!("sshrace: client: {line}")
-                })?;
-                eprintln!("sshrace: client {}: {}", client.name(), extracted.banner);
-            }
+            prepare_client(*client)?;
         }
     }
     let selected: Vec<_> = probes()
@@ -236,23 +237,19 @@ pub fn calibrate(
         bail!("--only {:?}: no probe matches", only.join(","));
     }
     let mut rows = Vec::new();
-    let per_probe = |p: &sshrace_docker::calibrate::Probe| {
+    // An OpenSSH probe runs once per --client; a russh probe once, with russh.
+    let clients_of = |p: &sshrace_docker::calibrate::Probe| {
         if p.client.is_openssh() {
-            clients.len()
+            clients.clone()
         } else {
-            1
+            vec![p.client]
         }
     };
-    let total = selected.iter().map(per_probe).sum::<usize>() * versions.len();
+    let total = selected.iter().map(|p| clients_of(p).len()).sum::<usize>() * versions.len();
     let bar = crate::progress::bar(total, true);
     for version in &versions {
         for probe in &selected {
-            let probe_clients = if probe.client.is_openssh() {
-                clients.clone()
-            } else {
-                vec![probe.client]
-            };
-            for client in probe_clients {
+            for client in clients_of(probe) {
                 if probe.only.is_some_and(|v| v != *version) {
                     bar.inc(1);
                     continue;
