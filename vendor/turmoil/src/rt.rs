@@ -64,6 +64,17 @@ pub struct Rt<'a> {
 
     /// Runtime configuration.
     config: Config,
+
+    /// sshrace patch: see [`crate::Sim::set_reactive`]. A reactive host's software only acts on
+    /// what the network delivers (no timers), so a step that delivers nothing to it is not run.
+    pub(crate) reactive: bool,
+
+    /// sshrace patch: simulated time a reactive host sat out, caught up before it next runs.
+    pub(crate) lag: Duration,
+
+    /// sshrace patch: the host must run at the next step whatever is delivered (its software
+    /// has just started and has not yet reached its first wait).
+    pub(crate) needs_tick: bool,
 }
 
 impl<'a> Rt<'a> {
@@ -82,6 +93,9 @@ impl<'a> Rt<'a> {
             nodename,
             handle: Some(handle),
             config,
+            reactive: false,
+            lag: Duration::ZERO,
+            needs_tick: true,
         }
     }
 
@@ -102,6 +116,9 @@ impl<'a> Rt<'a> {
             nodename,
             handle: Some(handle),
             config,
+            reactive: false,
+            lag: Duration::ZERO,
+            needs_tick: true,
         }
     }
 
@@ -180,6 +197,8 @@ impl<'a> Rt<'a> {
         if self.handle.take().is_some() {
             self.cancel_tasks();
         };
+        // sshrace patch: the new runtime starts at the current instant.
+        self.lag = Duration::ZERO;
     }
 
     pub(crate) fn bounce(&mut self) {
@@ -195,6 +214,10 @@ impl<'a> Rt<'a> {
             });
             self.handle.replace(handle);
         };
+        // sshrace patch: the new runtime starts at the current instant, and the restarted
+        // software must run to reach its first wait (bind its listeners).
+        self.lag = Duration::ZERO;
+        self.needs_tick = true;
     }
 
     /// Cancel all tasks within the [`Rt`] by dropping the current tokio

@@ -71,6 +71,22 @@ impl<'a> Sim<'a> {
         self.world.borrow().topology.has_messages_in_flight()
     }
 
+    /// Mark the host at `addr` reactive: its software acts only on what the network delivers
+    /// and sets no timers, so a step that delivers nothing to it does not run it. Its clock is
+    /// caught up before it next runs, so what it sees is as if it had run every step; only
+    /// a timer it was not supposed to have would fire late, at its next delivery.
+    ///
+    /// sshrace patch: most steps deliver nothing to a server that only answers requests (a
+    /// control plane), and running an idle host's runtime is most of an idle step's cost.
+    ///
+    /// Must not be called for a client.
+    pub fn set_reactive(&mut self, addr: impl ToIpAddr) {
+        let addr = self.world.borrow_mut().lookup(addr);
+        let rt = self.rts.get_mut(&addr).expect("missing host");
+        assert!(!rt.is_client(), "a client cannot be reactive");
+        rt.reactive = true;
+    }
+
     /// How much logical time has elapsed since the simulation started.
     pub fn elapsed(&self) -> Duration {
         self.elapsed
@@ -477,6 +493,27 @@ impl<'a> Sim<'a> {
         }
 
         for (&addr, rt) in running {
+            // sshrace patch: a reactive host with nothing to receive sits the step out (see
+            // `Sim::set_reactive`); one that has something first catches its clock up.
+            if rt.reactive && !rt.needs_tick {
+                if !self.world.borrow().topology.has_deliverable(addr) {
+                    rt.lag += tick;
+                    self.world.borrow_mut().tick(addr, tick);
+                    continue;
+                }
+                let lag = std::mem::take(&mut rt.lag);
+                if !lag.is_zero() {
+                    {
+                        let mut world = self.world.borrow_mut();
+                        world.current = Some(addr);
+                        world.current_host_mut().timer.now(rt.now());
+                    }
+                    // Nothing was delivered yet, so nothing runs: the clock only moves.
+                    World::enter(&self.world, || rt.tick(lag))?;
+                    self.world.borrow_mut().current = None;
+                }
+            }
+            rt.needs_tick = false;
             let _span_guard = tracing::span!(Level::INFO, "node", name = &*rt.nodename,).entered();
             {
                 let mut world = self.world.borrow_mut();

@@ -341,6 +341,18 @@ impl Topology {
         })
     }
 
+    /// sshrace patch: whether any link holds a message deliverable to `addr` now (what
+    /// `deliver_messages` would hand the host), so a reactive host can sit out a step without it.
+    pub(crate) fn has_deliverable(&self, addr: IpAddr) -> bool {
+        self.links.iter().any(|(pair, link)| {
+            (pair.0 == addr || pair.1 == addr)
+                && link
+                    .deliverable
+                    .get(&addr)
+                    .is_some_and(|queue| !queue.is_empty())
+        })
+    }
+
     pub(crate) fn tick_by(&mut self, duration: Duration) {
         self.clock.elapsed += duration;
         let now = self.clock.now();

@@ -1,0 +1,103 @@
+//! The vendored turmoil's "sshrace patch" on reactive hosts (issue 21): a host marked
+//! `Sim::set_reactive` is not run on steps that deliver nothing to it, and what it does and sees
+//! when it is run is what it would do and see had it run every step.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// A server that answers each line with its own clock: milliseconds since its software started.
+async fn clock_server() -> turmoil::Result {
+    let start = tokio::time::Instant::now();
+    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", 80)).await?;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let (read, mut write) = stream.into_split();
+        let mut line = String::new();
+        BufReader::new(read).read_line(&mut line).await?;
+        let reply = format!("{}\n", start.elapsed().as_millis());
+        write.write_all(reply.as_bytes()).await?;
+    }
+}
+
+/// Asks the server for its clock at 0.5 s, 30 s and 3,600 s of the client's: the server's
+/// answers, and the client's clock when each answer arrived.
+fn ask_at_intervals(reactive: bool) -> Vec<(u128, u128)> {
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_secs(7_200))
+        .tick_duration(Duration::from_millis(10))
+        .min_message_latency(Duration::from_millis(3))
+        .max_message_latency(Duration::from_millis(25))
+        .rng_seed(21)
+        .build();
+    sim.host("server", clock_server);
+    if reactive {
+        sim.set_reactive("server");
+    }
+    let answers = Rc::new(RefCell::new(Vec::new()));
+    let client_answers = answers.clone();
+    sim.client("client", async move {
+        let start = tokio::time::Instant::now();
+        for at in [500, 30_000, 3_600_000] {
+            tokio::time::sleep_until(start + Duration::from_millis(at)).await;
+            let stream = turmoil::net::TcpStream::connect(("server", 80)).await?;
+            let (read, mut write) = stream.into_split();
+            write.write_all(b"now?\n").await?;
+            let mut line = String::new();
+            BufReader::new(read).read_line(&mut line).await?;
+            let server: u128 = line.trim().parse()?;
+            client_answers
+                .borrow_mut()
+                .push((server, start.elapsed().as_millis()));
+        }
+        Ok(())
+    });
+    sim.run().expect("the simulation runs");
+    answers.take()
+}
+
+/// The server sat out almost every step of an hour; its clock was caught up before each
+/// request, so its answers are the ones it gives when run every step.
+#[test]
+fn a_reactive_host_answers_as_if_run_every_step() {
+    let every_step = ask_at_intervals(false);
+    assert_eq!(every_step.len(), 3);
+    assert!(
+        every_step[2].0 >= 3_600_000,
+        "the server's clock at the last request: {every_step:?}"
+    );
+    assert_eq!(ask_at_intervals(true), every_step);
+}
+
+/// A bounced reactive host restarts its software at once (it binds its listener again) though
+/// nothing is delivered to it.
+#[test]
+fn a_bounced_reactive_host_runs_its_software_again() {
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_secs(60))
+        .build();
+    sim.host("server", clock_server);
+    sim.set_reactive("server");
+    sim.client("client", async {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let stream = turmoil::net::TcpStream::connect(("server", 80)).await?;
+        let (read, mut write) = stream.into_split();
+        write.write_all(b"now?\n").await?;
+        let mut line = String::new();
+        BufReader::new(read).read_line(&mut line).await?;
+        let server: u128 = line.trim().parse()?;
+        // Bounced at 1 s: its software's clock started then.
+        assert!(
+            (8_900..=9_100).contains(&server),
+            "server clock {server} ms"
+        );
+        Ok(())
+    });
+    for _ in 0..1_000 {
+        sim.step().expect("a step");
+    }
+    sim.bounce("server");
+    sim.run().expect("the client reaches the restarted server");
+}
