@@ -2,7 +2,6 @@ use crate::envelope::{Envelope, Protocol, Segment};
 use crate::host::Host;
 use crate::{config, TRACING_TARGET};
 
-use indexmap::IndexMap;
 use rand::{Rng, RngCore};
 use rand_distr::{Distribution, Exp};
 use std::collections::VecDeque;
@@ -16,7 +15,7 @@ pub(crate) struct Topology {
     config: config::Link,
 
     /// Specific configuration overrides between specific hosts.
-    links: IndexMap<Pair, Link>,
+    links: crate::FxIndexMap<Pair, Link>,
 
     /// sshrace patch: the links' clock. Upstream kept a runtime with no software here and ticked
     /// it every step only to read its paused clock; this is that clock by arithmetic (the same
@@ -161,7 +160,7 @@ struct Link {
     sent: VecDeque<Sent>,
 
     /// Messages that are ready to be delivered.
-    deliverable: IndexMap<IpAddr, VecDeque<Envelope>>,
+    deliverable: crate::FxIndexMap<IpAddr, VecDeque<Envelope>>,
 
     /// The current network time, moved forward with [`Link::tick`].
     now: Instant,
@@ -192,7 +191,7 @@ impl Topology {
     pub(crate) fn new(config: config::Link) -> Topology {
         Topology {
             config,
-            links: IndexMap::new(),
+            links: Default::default(),
             clock: LinkClock {
                 start: Instant::now(),
                 elapsed: Duration::ZERO,
@@ -438,7 +437,7 @@ impl Link {
             state_b_a: State::Healthy,
             config: config::Link::default(),
             sent: VecDeque::new(),
-            deliverable: IndexMap::new(),
+            deliverable: Default::default(),
             now,
         }
     }
@@ -641,7 +640,7 @@ impl Link {
         self.state_a_b = State::Healthy;
         self.state_b_a = State::Healthy;
         let now = self.now;
-        let mut oldest: IndexMap<(SocketAddr, SocketAddr), Instant> = IndexMap::new();
+        let mut oldest: crate::FxIndexMap<(SocketAddr, SocketAddr), Instant> = Default::default();
         for sent in &self.sent {
             if let DeliveryStatus::Blackholed { since } = sent.status {
                 let entry = oldest.entry((sent.src, sent.dst)).or_insert(since);
