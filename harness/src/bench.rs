@@ -8,7 +8,10 @@
 //!   in-memory pipe, no simulation ([`sshrace_sim::speed::bare_handshakes`]);
 //! - the realistic day (`deploy-age-recycle` stretched to 24 h) per strategy, with its cost
 //!   per trace event and per server-side ledger entry, and its peak memory, each strategy run
-//!   in a child process (`sshrace bench --one STRATEGY`) so the peak is that run's alone.
+//!   in a child process (`sshrace bench --one STRATEGY`) so the peak is that run's alone, and
+//!   its handshake floor: the connections it opened x one bare handshake with one exec;
+//! - the matrix against its handshake floor: every run's connections x one bare handshake,
+//!   divided by the threads.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -49,10 +52,10 @@ pub fn run(seeds: u64, quick: bool) -> anyhow::Result<ExitCode> {
         }
     };
     idle(sizes)?;
-    handshakes(sizes)?;
-    realistic(sizes)?;
+    let bare = handshakes(sizes)?;
+    realistic(sizes, bare)?;
     if sizes.matrix {
-        matrix(seeds)?;
+        matrix(seeds, bare)?;
     }
     println!(
         "peak memory of this process (bench parent; the idle, handshake and matrix figures ran in it): {}",
@@ -84,7 +87,10 @@ fn idle(sizes: Sizes) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn handshakes(sizes: Sizes) -> anyhow::Result<()> {
+/// Prints the handshake figures; returns the bare cost of one connection (key exchange,
+/// authentication and one exec, no simulation): the crypto and protocol floor of every
+/// connection a run opens.
+fn handshakes(sizes: Sizes) -> anyhow::Result<Duration> {
     let n = sizes.handshakes;
     // The floor first, median of 5 batches of n.
     let mut bare = Vec::new();
@@ -133,7 +139,7 @@ fn handshakes(sizes: Sizes) -> anyhow::Result<()> {
             ratio(walls[2], floor)
         );
     }
-    Ok(())
+    Ok(bare.per_handshake_and_exec())
 }
 
 /// `deploy-age-recycle` stretched to `hours`: the simulated duration, and every workload
@@ -168,6 +174,7 @@ struct OneRun {
     trace_events: u64,
     ledger_entries: u64,
     operations: u64,
+    handshakes: u64,
     maxrss_kib: u64,
 }
 
@@ -184,18 +191,19 @@ pub fn one(strategy: &str, hours: u64) -> anyhow::Result<ExitCode> {
     let events = trace.events();
     let sim = events.last().map(|e| e.at).unwrap_or_default();
     println!(
-        "wall_s={} sim_s={} trace_events={} ledger_entries={} operations={} maxrss_kib={}",
+        "wall_s={} sim_s={} trace_events={} ledger_entries={} operations={} handshakes={} maxrss_kib={}",
         wall.as_secs_f64(),
         sim.as_secs_f64(),
         events.len(),
         ledger.connections.len() + ledger.sessions.len(),
         result.operations.len(),
+        result.handshakes,
         peak_rss_kib()
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn realistic(sizes: Sizes) -> anyhow::Result<()> {
+fn realistic(sizes: Sizes, bare: Duration) -> anyhow::Result<()> {
     let scenario = realistic_scenario(sizes.realistic_hours)?;
     let exe = std::env::current_exe().context("own executable")?;
     println!(
@@ -217,9 +225,12 @@ fn realistic(sizes: Sizes) -> anyhow::Result<()> {
             .with_context(|| format!("output of sshrace bench --one {strategy}"))?;
         let per_event = run.wall_s / run.trace_events.max(1) as f64;
         let per_entry = run.wall_s / run.ledger_entries.max(1) as f64;
+        // The connections it opens cost at least their bare handshakes, simulation or not.
+        let floor_s = bare.as_secs_f64() * run.handshakes as f64;
         println!(
             "  {strategy}: {:.0}x real time ({:.2} s wall for {:.1} h simulated); {} ops, \
-             {} trace events ({:.1} us each), {} ledger connections+sessions ({:.0} us each); peak {}",
+             {} trace events ({:.1} us each), {} ledger connections+sessions ({:.0} us each); \
+             handshake floor {} x bare = {:.2} s, at most {:.0}x; ratio {:.2}; peak {}",
             run.sim_s / run.wall_s,
             run.wall_s,
             run.sim_s / 3600.0,
@@ -228,6 +239,10 @@ fn realistic(sizes: Sizes) -> anyhow::Result<()> {
             per_event * 1e6,
             run.ledger_entries,
             per_entry * 1e6,
+            run.handshakes,
+            floor_s,
+            run.sim_s / floor_s.max(1e-9),
+            run.wall_s / floor_s.max(1e-9),
             mib(run.maxrss_kib)
         );
     }
@@ -244,6 +259,7 @@ fn parse_one(line: &str) -> anyhow::Result<OneRun> {
             "trace_events" => run.trace_events = value.parse()?,
             "ledger_entries" => run.ledger_entries = value.parse()?,
             "operations" => run.operations = value.parse()?,
+            "handshakes" => run.handshakes = value.parse()?,
             "maxrss_kib" => run.maxrss_kib = value.parse()?,
             _ => {}
         }
@@ -252,16 +268,27 @@ fn parse_one(line: &str) -> anyhow::Result<OneRun> {
     Ok(run)
 }
 
-fn matrix(seeds: u64) -> anyhow::Result<()> {
+fn matrix(seeds: u64, bare: Duration) -> anyhow::Result<()> {
     let cells = crate::matrix::cells(None, &(0..seeds).collect::<Vec<_>>(), None, None)?;
     let runs: usize = cells.iter().map(|c| c.seeds.len()).sum();
     let threads = sshrace_runner::default_threads();
     let start = Instant::now();
-    crate::report::execute_cells(&cells, threads, false, None)?;
+    let executed = crate::report::execute_cells(&cells, threads, false, None)?;
     let wall = start.elapsed();
+    let handshakes: u64 = executed
+        .grouped
+        .iter()
+        .flatten()
+        .map(|r| r.handshakes)
+        .sum();
+    // Every handshake costs at least a bare one, spread over the threads at best.
+    let floor = bare.as_secs_f64() * handshakes as f64 / threads as f64;
     println!(
-        "built-in matrix at {seeds} seeds: {runs} runs in {:.1} s wall on {threads} threads (target < 60 s)",
-        wall.as_secs_f64()
+        "built-in matrix at {seeds} seeds: {runs} runs in {:.1} s wall on {threads} threads (target < 60 s); \
+         handshake floor {handshakes} x bare / {threads} threads = {:.1} s; ratio {:.2}",
+        wall.as_secs_f64(),
+        floor,
+        wall.as_secs_f64() / floor.max(1e-9)
     );
     Ok(())
 }
