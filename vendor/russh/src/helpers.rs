@@ -221,8 +221,109 @@ pub fn sign_with_hash_alg(key: &PrivateKeyWithHashAlg, data: &[u8]) -> ssh_key::
                 algorithm: key.algorithm(),
             });
         }
+        // sshrace patch: ssh-key signs with an Ed25519 keypair by first rebuilding its
+        // `SigningKey` from the seed, which recomputes the public key (a base-point
+        // multiplication, a third of a signature's cost), on every signature. The same few keys
+        // sign every handshake of a simulation, so each thread keeps their `SigningKey`s.
+        ssh_key::private::KeypairData::Ed25519(keypair) => {
+            let signature = ed25519_signing_keys::sign(keypair, data)?;
+            ssh_key::Signature::new(ssh_key::Algorithm::Ed25519, signature.to_bytes().to_vec())?
+                .encoded()?
+        }
         keypair => signature::Signer::try_sign(keypair, data)?.encoded()?,
     })
+}
+
+/// Verifies `signature` of `message` by `key`, as `signature::Verifier::verify(key, ..)` does.
+///
+/// sshrace patch: for Ed25519, ssh-key decompresses the public key's point (a field
+/// exponentiation) on every verification; the same few keys are verified in every handshake of
+/// a simulation, so each thread keeps their decompressed `VerifyingKey`s.
+pub(crate) fn verify_signature(
+    key: &ssh_key::PublicKey,
+    message: &[u8],
+    signature: &ssh_key::Signature,
+) -> signature::Result<()> {
+    match key.key_data() {
+        ssh_key::public::KeyData::Ed25519(public) => {
+            let signature = ed25519_dalek::Signature::try_from(signature)?;
+            ed25519_signing_keys::verify(public.0, message, &signature)
+        }
+        _ => signature::Verifier::verify(key, message, signature),
+    }
+}
+
+/// sshrace patch: see the Ed25519 arm of [`sign_with_hash_alg`] and [`verify_signature`].
+mod ed25519_signing_keys {
+    use std::cell::RefCell;
+
+    use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+
+    /// Keys kept per thread; a simulation signs with a handful (host keys, user keys).
+    const KEPT: usize = 16;
+
+    thread_local! {
+        static KEYS: RefCell<Vec<([u8; 32], SigningKey)>> = const { RefCell::new(Vec::new()) };
+        static PUBLIC: RefCell<Vec<VerifyingKey>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// Verifies as ssh-key would (`VerifyingKey::from_bytes`, then `verify`), decompressing
+    /// each public key once per thread.
+    pub(super) fn verify(
+        public: [u8; 32],
+        message: &[u8],
+        signature: &ed25519_dalek::Signature,
+    ) -> signature::Result<()> {
+        PUBLIC.with(|keys| {
+            let mut keys = keys.borrow_mut();
+            let key = match keys.iter().find(|key| key.to_bytes() == public) {
+                Some(key) => *key,
+                None => {
+                    let key = VerifyingKey::from_bytes(&public)
+                        .map_err(|_| signature::Error::from(ssh_key::Error::Crypto))?;
+                    if keys.len() == KEPT {
+                        keys.remove(0);
+                    }
+                    keys.push(key);
+                    key
+                }
+            };
+            key.verify(message, signature)
+        })
+    }
+
+    /// Signs `data` as ssh-key would (the same checks: the keypair's public half must be the
+    /// one its seed gives), building the seed's `SigningKey` once per thread.
+    pub(super) fn sign(
+        keypair: &ssh_key::private::Ed25519Keypair,
+        data: &[u8],
+    ) -> ssh_key::Result<ed25519_dalek::Signature> {
+        let seed = keypair.private.to_bytes();
+        let public = keypair.public.0;
+        KEYS.with(|keys| {
+            let mut keys = keys.borrow_mut();
+            let found = keys
+                .iter()
+                .position(|(kept_seed, key)| *kept_seed == seed && key.verifying_key().to_bytes() == public);
+            let index = match found {
+                Some(index) => index,
+                None => {
+                    let key = SigningKey::from_bytes(&seed);
+                    if key.verifying_key().to_bytes() != public {
+                        return Err(ssh_key::Error::Crypto);
+                    }
+                    if keys.len() == KEPT {
+                        keys.remove(0);
+                    }
+                    keys.push((seed, key));
+                    keys.len() - 1
+                }
+            };
+            #[allow(clippy::indexing_slicing)] // a position in the vector, or its last element
+            let key = &keys[index].1;
+            key.try_sign(data).map_err(|_| ssh_key::Error::Crypto)
+        })
+    }
 }
 
 mod algorithm {

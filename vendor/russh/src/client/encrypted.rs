@@ -52,7 +52,7 @@ fn verify_hostkeys_proof(
         "hostkeys-prove-00@openssh.com".encode(&mut signed)?;
         session_id.encode(&mut signed)?;
         key.to_bytes()?.encode(&mut signed)?;
-        signature::Verifier::verify(key, &signed, &signature)
+        crate::helpers::verify_signature(key, &signed, &signature)
             .map_err(|_| crate::Error::WrongServerSig)?;
     }
     ensure_end(&r)?;
