@@ -435,6 +435,7 @@ fn bench_quick_prints_every_figure_beside_its_floor() {
             .unwrap_or_else(|| panic!("no line for {strategy}: {stdout}"));
         assert!(line.contains("x real time"), "{line}");
         assert!(line.contains("trace events"), "{line}");
+        assert!(line.contains("handshake floor"), "{line}");
         assert!(!line.contains(" 0 ops"), "{line}");
     }
     assert!(stdout.contains("peak memory"), "{stdout}");
