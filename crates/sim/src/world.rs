@@ -104,8 +104,9 @@ impl World {
         sim.host(control::HOST, move || {
             control::serve(control_statuses.clone())
         });
-        // The control host only answers requests and sets no timers: steps that deliver nothing
-        // to it skip its runtime (most steps; the same trace, at a third less stepping).
+        // The control host's software only accepts (its connections' tasks are spawned): steps
+        // that deliver nothing to it while it serves no request skip its runtime (most steps;
+        // the same trace, at a third less stepping).
         sim.set_reactive(control::HOST);
 
         let result = Rc::new(RefCell::new(None));

@@ -1,6 +1,7 @@
 //! The vendored turmoil's "sshrace patch" on reactive hosts (issue 21): a host marked
-//! `Sim::set_reactive` is not run on steps that deliver nothing to it, and what it does and sees
-//! when it is run is what it would do and see had it run every step.
+//! `Sim::set_reactive` is not run on steps that deliver nothing to it while none of its spawned
+//! tasks is alive, and what it does and sees when it is run is what it would do and see had it
+//! run every step.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -100,4 +101,69 @@ fn a_bounced_reactive_host_runs_its_software_again() {
     }
     sim.bounce("server");
     sim.run().expect("the client reaches the restarted server");
+}
+
+/// A server whose connections are spawned tasks that wait 5 s before answering with the
+/// server's clock (an sshd's connection with a timer): answers at 0.5 s and 30 s of the client's,
+/// and the client's clock when each arrived.
+fn ask_a_slow_server(reactive: bool) -> Vec<(u128, u128)> {
+    let mut sim = turmoil::Builder::new()
+        .simulation_duration(Duration::from_secs(120))
+        .tick_duration(Duration::from_millis(10))
+        .min_message_latency(Duration::from_millis(3))
+        .max_message_latency(Duration::from_millis(25))
+        .rng_seed(21)
+        .build();
+    sim.host("server", || async {
+        let start = tokio::time::Instant::now();
+        let listener = turmoil::net::TcpListener::bind(("0.0.0.0", 80)).await?;
+        loop {
+            let (stream, _) = listener.accept().await?;
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut line = String::new();
+                BufReader::new(read).read_line(&mut line).await?;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                let reply = format!("{}\n", start.elapsed().as_millis());
+                write.write_all(reply.as_bytes()).await?;
+                Ok::<_, std::io::Error>(())
+            });
+        }
+    });
+    if reactive {
+        sim.set_reactive("server");
+    }
+    let answers = Rc::new(RefCell::new(Vec::new()));
+    let client_answers = answers.clone();
+    sim.client("client", async move {
+        let start = tokio::time::Instant::now();
+        for at in [500, 30_000] {
+            tokio::time::sleep_until(start + Duration::from_millis(at)).await;
+            let stream = turmoil::net::TcpStream::connect(("server", 80)).await?;
+            let (read, mut write) = stream.into_split();
+            write.write_all(b"now?\n").await?;
+            let mut line = String::new();
+            BufReader::new(read).read_line(&mut line).await?;
+            let server: u128 = line.trim().parse()?;
+            client_answers
+                .borrow_mut()
+                .push((server, start.elapsed().as_millis()));
+        }
+        Ok(())
+    });
+    sim.run().expect("the simulation runs");
+    answers.take()
+}
+
+/// While a spawned task waits on its timer the host runs every step, so the timer fires on time
+/// though nothing is delivered to the host meanwhile.
+#[test]
+fn a_reactive_host_runs_while_a_spawned_task_is_alive() {
+    let every_step = ask_a_slow_server(false);
+    assert_eq!(every_step.len(), 2);
+    assert!(
+        every_step[0].0 >= 5_500,
+        "the first answer waited its 5 s: {every_step:?}"
+    );
+    assert_eq!(ask_a_slow_server(true), every_step);
 }

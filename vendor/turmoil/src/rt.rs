@@ -66,7 +66,8 @@ pub struct Rt<'a> {
     config: Config,
 
     /// sshrace patch: see [`crate::Sim::set_reactive`]. A reactive host's software only acts on
-    /// what the network delivers (no timers), so a step that delivers nothing to it is not run.
+    /// what the network delivers (no timers of its own), so a step that delivers nothing to it
+    /// while none of the tasks it spawned is alive is not run.
     pub(crate) reactive: bool,
 
     /// sshrace patch: simulated time a reactive host sat out, caught up before it next runs.
@@ -128,6 +129,12 @@ impl<'a> Rt<'a> {
 
     fn is_host(&self) -> bool {
         matches!(self.kind, Kind::Host { .. })
+    }
+
+    /// sshrace patch: whether no task spawned on the runtime (`tokio::spawn`) is alive; the
+    /// software's own task runs on the `LocalSet` and is not counted.
+    pub(crate) fn no_spawned_tasks(&self) -> bool {
+        self.tokio.metrics().num_alive_tasks() == 0
     }
 
     pub(crate) fn is_software_running(&self) -> bool {

@@ -70,13 +70,16 @@ impl<'a> Sim<'a> {
         self.world.borrow().topology.has_messages_in_flight()
     }
 
-    /// Mark the host at `addr` reactive: its software acts only on what the network delivers
-    /// and sets no timers, so a step that delivers nothing to it does not run it. Its clock is
-    /// caught up before it next runs, so what it sees is as if it had run every step; only
-    /// a timer it was not supposed to have would fire late, at its next delivery.
+    /// Mark the host at `addr` reactive: its software's own task (the future `Sim::host` runs)
+    /// waits only on the network, never on a timer; the tasks it spawns with `tokio::spawn`
+    /// may. A step that delivers nothing to it while none of those tasks is alive does not run
+    /// it. Its clock is caught up before it next runs, so what it sees is as if it had run every
+    /// step; only a timer its own task was not supposed to have would fire late, at its next
+    /// delivery.
     ///
-    /// sshrace patch: most steps deliver nothing to a server that only answers requests (a
-    /// control plane), and running an idle host's runtime is most of an idle step's cost.
+    /// sshrace patch: most steps deliver nothing to a server between connections (an sshd with
+    /// no client, a control plane between requests), and running an idle host's runtime is most
+    /// of an idle step's cost.
     ///
     /// Must not be called for a client.
     pub fn set_reactive(&mut self, addr: impl ToIpAddr) {
@@ -495,7 +498,7 @@ impl<'a> Sim<'a> {
             // sshrace patch: a reactive host with nothing to receive sits the step out (see
             // `Sim::set_reactive`); one that has something first catches its clock up.
             if rt.reactive && !rt.needs_tick {
-                if !self.world.borrow().topology.has_deliverable(addr) {
+                if rt.no_spawned_tasks() && !self.world.borrow().topology.has_deliverable(addr) {
                     rt.lag += tick;
                     self.world.borrow_mut().tick(addr, tick);
                     continue;
