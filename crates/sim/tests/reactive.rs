@@ -4,6 +4,7 @@
 //! run every step.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -23,17 +24,55 @@ async fn clock_server() -> turmoil::Result {
     }
 }
 
-/// Asks the server for its clock at 0.5 s, 30 s and 3,600 s of the client's: the server's
-/// answers, and the client's clock when each answer arrived.
-fn ask_at_intervals(reactive: bool) -> Vec<(u128, u128)> {
+/// The same server, but each connection is a spawned task that waits 5 s before answering (an
+/// sshd's connection with a timer).
+async fn slow_clock_server() -> turmoil::Result {
+    let start = tokio::time::Instant::now();
+    let listener = turmoil::net::TcpListener::bind(("0.0.0.0", 80)).await?;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        tokio::spawn(async move {
+            let (read, mut write) = stream.into_split();
+            let mut line = String::new();
+            BufReader::new(read).read_line(&mut line).await?;
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let reply = format!("{}\n", start.elapsed().as_millis());
+            write.write_all(reply.as_bytes()).await?;
+            Ok::<_, std::io::Error>(())
+        });
+    }
+}
+
+/// Connects to the server and returns the clock it answers with.
+async fn ask_clock() -> Result<u128, Box<dyn std::error::Error>> {
+    let stream = turmoil::net::TcpStream::connect(("server", 80)).await?;
+    let (read, mut write) = stream.into_split();
+    write.write_all(b"now?\n").await?;
+    let mut line = String::new();
+    BufReader::new(read).read_line(&mut line).await?;
+    Ok(line.trim().parse()?)
+}
+
+/// Asks `server` (reactive, or run every step) for its clock at each of `at` (milliseconds of
+/// the client's): its answers, and the client's clock when each arrived.
+fn ask_at<F, Fut>(
+    server: F,
+    reactive: bool,
+    at: &'static [u64],
+    duration: Duration,
+) -> Vec<(u128, u128)>
+where
+    F: Fn() -> Fut + 'static,
+    Fut: Future<Output = turmoil::Result> + 'static,
+{
     let mut sim = turmoil::Builder::new()
-        .simulation_duration(Duration::from_secs(7_200))
+        .simulation_duration(duration)
         .tick_duration(Duration::from_millis(10))
         .min_message_latency(Duration::from_millis(3))
         .max_message_latency(Duration::from_millis(25))
         .rng_seed(21)
         .build();
-    sim.host("server", clock_server);
+    sim.host("server", server);
     if reactive {
         sim.set_reactive("server");
     }
@@ -41,14 +80,9 @@ fn ask_at_intervals(reactive: bool) -> Vec<(u128, u128)> {
     let client_answers = answers.clone();
     sim.client("client", async move {
         let start = tokio::time::Instant::now();
-        for at in [500, 30_000, 3_600_000] {
+        for &at in at {
             tokio::time::sleep_until(start + Duration::from_millis(at)).await;
-            let stream = turmoil::net::TcpStream::connect(("server", 80)).await?;
-            let (read, mut write) = stream.into_split();
-            write.write_all(b"now?\n").await?;
-            let mut line = String::new();
-            BufReader::new(read).read_line(&mut line).await?;
-            let server: u128 = line.trim().parse()?;
+            let server = ask_clock().await?;
             client_answers
                 .borrow_mut()
                 .push((server, start.elapsed().as_millis()));
@@ -63,13 +97,42 @@ fn ask_at_intervals(reactive: bool) -> Vec<(u128, u128)> {
 /// request, so its answers are the ones it gives when run every step.
 #[test]
 fn a_reactive_host_answers_as_if_run_every_step() {
-    let every_step = ask_at_intervals(false);
+    let ask = |reactive| {
+        ask_at(
+            clock_server,
+            reactive,
+            &[500, 30_000, 3_600_000],
+            Duration::from_secs(7_200),
+        )
+    };
+    let every_step = ask(false);
     assert_eq!(every_step.len(), 3);
     assert!(
         every_step[2].0 >= 3_600_000,
         "the server's clock at the last request: {every_step:?}"
     );
-    assert_eq!(ask_at_intervals(true), every_step);
+    assert_eq!(ask(true), every_step);
+}
+
+/// While a spawned task waits on its timer the host runs every step, so the timer fires on time
+/// though nothing is delivered to the host meanwhile.
+#[test]
+fn a_reactive_host_runs_while_a_spawned_task_is_alive() {
+    let ask = |reactive| {
+        ask_at(
+            slow_clock_server,
+            reactive,
+            &[500, 30_000],
+            Duration::from_secs(120),
+        )
+    };
+    let every_step = ask(false);
+    assert_eq!(every_step.len(), 2);
+    assert!(
+        every_step[0].0 >= 5_500,
+        "the first answer waited its 5 s: {every_step:?}"
+    );
+    assert_eq!(ask(true), every_step);
 }
 
 /// A bounced reactive host restarts its software at once (it binds its listener again) though
@@ -83,12 +146,7 @@ fn a_bounced_reactive_host_runs_its_software_again() {
     sim.set_reactive("server");
     sim.client("client", async {
         tokio::time::sleep(Duration::from_secs(10)).await;
-        let stream = turmoil::net::TcpStream::connect(("server", 80)).await?;
-        let (read, mut write) = stream.into_split();
-        write.write_all(b"now?\n").await?;
-        let mut line = String::new();
-        BufReader::new(read).read_line(&mut line).await?;
-        let server: u128 = line.trim().parse()?;
+        let server = ask_clock().await?;
         // Bounced at 1 s: its software's clock started then.
         assert!(
             (8_900..=9_100).contains(&server),
@@ -101,69 +159,4 @@ fn a_bounced_reactive_host_runs_its_software_again() {
     }
     sim.bounce("server");
     sim.run().expect("the client reaches the restarted server");
-}
-
-/// A server whose connections are spawned tasks that wait 5 s before answering with the
-/// server's clock (an sshd's connection with a timer): answers at 0.5 s and 30 s of the client's,
-/// and the client's clock when each arrived.
-fn ask_a_slow_server(reactive: bool) -> Vec<(u128, u128)> {
-    let mut sim = turmoil::Builder::new()
-        .simulation_duration(Duration::from_secs(120))
-        .tick_duration(Duration::from_millis(10))
-        .min_message_latency(Duration::from_millis(3))
-        .max_message_latency(Duration::from_millis(25))
-        .rng_seed(21)
-        .build();
-    sim.host("server", || async {
-        let start = tokio::time::Instant::now();
-        let listener = turmoil::net::TcpListener::bind(("0.0.0.0", 80)).await?;
-        loop {
-            let (stream, _) = listener.accept().await?;
-            tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut line = String::new();
-                BufReader::new(read).read_line(&mut line).await?;
-                tokio::time::sleep(Duration::from_secs(5)).await;
-                let reply = format!("{}\n", start.elapsed().as_millis());
-                write.write_all(reply.as_bytes()).await?;
-                Ok::<_, std::io::Error>(())
-            });
-        }
-    });
-    if reactive {
-        sim.set_reactive("server");
-    }
-    let answers = Rc::new(RefCell::new(Vec::new()));
-    let client_answers = answers.clone();
-    sim.client("client", async move {
-        let start = tokio::time::Instant::now();
-        for at in [500, 30_000] {
-            tokio::time::sleep_until(start + Duration::from_millis(at)).await;
-            let stream = turmoil::net::TcpStream::connect(("server", 80)).await?;
-            let (read, mut write) = stream.into_split();
-            write.write_all(b"now?\n").await?;
-            let mut line = String::new();
-            BufReader::new(read).read_line(&mut line).await?;
-            let server: u128 = line.trim().parse()?;
-            client_answers
-                .borrow_mut()
-                .push((server, start.elapsed().as_millis()));
-        }
-        Ok(())
-    });
-    sim.run().expect("the simulation runs");
-    answers.take()
-}
-
-/// While a spawned task waits on its timer the host runs every step, so the timer fires on time
-/// though nothing is delivered to the host meanwhile.
-#[test]
-fn a_reactive_host_runs_while_a_spawned_task_is_alive() {
-    let every_step = ask_a_slow_server(false);
-    assert_eq!(every_step.len(), 2);
-    assert!(
-        every_step[0].0 >= 5_500,
-        "the first answer waited its 5 s: {every_step:?}"
-    );
-    assert_eq!(ask_a_slow_server(true), every_step);
 }

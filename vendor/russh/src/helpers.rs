@@ -226,7 +226,7 @@ pub fn sign_with_hash_alg(key: &PrivateKeyWithHashAlg, data: &[u8]) -> ssh_key::
         // multiplication, a third of a signature's cost), on every signature. The same few keys
         // sign every handshake of a simulation, so each thread keeps their `SigningKey`s.
         ssh_key::private::KeypairData::Ed25519(keypair) => {
-            let signature = ed25519_signing_keys::sign(keypair, data)?;
+            let signature = ed25519_keys::sign(keypair, data)?;
             ssh_key::Signature::new(ssh_key::Algorithm::Ed25519, signature.to_bytes().to_vec())?
                 .encoded()?
         }
@@ -247,24 +247,46 @@ pub(crate) fn verify_signature(
     match key.key_data() {
         ssh_key::public::KeyData::Ed25519(public) => {
             let signature = ed25519_dalek::Signature::try_from(signature)?;
-            ed25519_signing_keys::verify(public.0, message, &signature)
+            ed25519_keys::verify(public.0, message, &signature)
         }
         _ => signature::Verifier::verify(key, message, signature),
     }
 }
 
 /// sshrace patch: see the Ed25519 arm of [`sign_with_hash_alg`] and [`verify_signature`].
-mod ed25519_signing_keys {
+mod ed25519_keys {
     use std::cell::RefCell;
+    use std::thread::LocalKey;
 
     use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 
-    /// Keys kept per thread; a simulation signs with a handful (host keys, user keys).
+    /// Keys kept per thread and kind; a simulation uses a handful (host keys, user keys).
     const KEPT: usize = 16;
 
     thread_local! {
-        static KEYS: RefCell<Vec<([u8; 32], SigningKey)>> = const { RefCell::new(Vec::new()) };
-        static PUBLIC: RefCell<Vec<VerifyingKey>> = const { RefCell::new(Vec::new()) };
+        static SIGNING: RefCell<Vec<SigningKey>> = const { RefCell::new(Vec::new()) };
+        static VERIFYING: RefCell<Vec<VerifyingKey>> = const { RefCell::new(Vec::new()) };
+    }
+
+    /// The kept key that `is` picks, or the one `make` builds, kept from then on (the oldest
+    /// goes once `KEPT` are kept).
+    fn kept<K: Clone, E>(
+        keys: &'static LocalKey<RefCell<Vec<K>>>,
+        is: impl Fn(&K) -> bool,
+        make: impl FnOnce() -> Result<K, E>,
+    ) -> Result<K, E> {
+        keys.with(|keys| {
+            let mut keys = keys.borrow_mut();
+            if let Some(key) = keys.iter().find(|key| is(key)) {
+                return Ok(key.clone());
+            }
+            let key = make()?;
+            if keys.len() == KEPT {
+                keys.remove(0);
+            }
+            keys.push(key.clone());
+            Ok(key)
+        })
     }
 
     /// Verifies as ssh-key would (`VerifyingKey::from_bytes`, then `verify`), decompressing
@@ -274,25 +296,18 @@ mod ed25519_signing_keys {
         message: &[u8],
         signature: &ed25519_dalek::Signature,
     ) -> signature::Result<()> {
-        PUBLIC.with(|keys| {
-            let mut keys = keys.borrow_mut();
-            let key = match keys.iter().find(|key| key.to_bytes() == public) {
-                Some(key) => *key,
-                None => {
-                    let key = VerifyingKey::from_bytes(&public)
-                        .map_err(|_| signature::Error::from(ssh_key::Error::Crypto))?;
-                    if keys.len() == KEPT {
-                        keys.remove(0);
-                    }
-                    keys.push(key);
-                    key
-                }
-            };
-            key.verify(message, signature)
-        })
+        let key = kept(
+            &VERIFYING,
+            |key| key.as_bytes() == &public,
+            || {
+                VerifyingKey::from_bytes(&public)
+                    .map_err(|_| signature::Error::from(ssh_key::Error::Crypto))
+            },
+        )?;
+        key.verify(message, signature)
     }
 
-    /// Signs `data` as ssh-key would (the same checks: the keypair's public half must be the
+    /// Signs `data` as ssh-key would (the same check: the keypair's public half must be the
     /// one its seed gives), building the seed's `SigningKey` once per thread.
     pub(super) fn sign(
         keypair: &ssh_key::private::Ed25519Keypair,
@@ -300,29 +315,18 @@ mod ed25519_signing_keys {
     ) -> ssh_key::Result<ed25519_dalek::Signature> {
         let seed = keypair.private.to_bytes();
         let public = keypair.public.0;
-        KEYS.with(|keys| {
-            let mut keys = keys.borrow_mut();
-            let found = keys
-                .iter()
-                .position(|(kept_seed, key)| *kept_seed == seed && key.verifying_key().to_bytes() == public);
-            let index = match found {
-                Some(index) => index,
-                None => {
-                    let key = SigningKey::from_bytes(&seed);
-                    if key.verifying_key().to_bytes() != public {
-                        return Err(ssh_key::Error::Crypto);
-                    }
-                    if keys.len() == KEPT {
-                        keys.remove(0);
-                    }
-                    keys.push((seed, key));
-                    keys.len() - 1
+        let key = kept(
+            &SIGNING,
+            |key| key.as_bytes() == &seed && key.verifying_key().as_bytes() == &public,
+            || {
+                let key = SigningKey::from_bytes(&seed);
+                if key.verifying_key().as_bytes() != &public {
+                    return Err(ssh_key::Error::Crypto);
                 }
-            };
-            #[allow(clippy::indexing_slicing)] // a position in the vector, or its last element
-            let key = &keys[index].1;
-            key.try_sign(data).map_err(|_| ssh_key::Error::Crypto)
-        })
+                Ok(key)
+            },
+        )?;
+        key.try_sign(data).map_err(|_| ssh_key::Error::Crypto)
     }
 }
 

@@ -204,8 +204,6 @@ impl<'a> Rt<'a> {
         if self.handle.take().is_some() {
             self.cancel_tasks();
         };
-        // sshrace patch: the new runtime starts at the current instant.
-        self.lag = Duration::ZERO;
     }
 
     pub(crate) fn bounce(&mut self) {

@@ -77,9 +77,9 @@ impl<'a> Sim<'a> {
     /// step; only a timer its own task was not supposed to have would fire late, at its next
     /// delivery.
     ///
-    /// sshrace patch: most steps deliver nothing to a server between connections (an sshd with
-    /// no client, a control plane between requests), and running an idle host's runtime is most
-    /// of an idle step's cost.
+    /// sshrace patch: most steps deliver nothing to a server that only answers requests (a
+    /// control plane between requests), and running an idle host's runtime is most of an idle
+    /// step's cost.
     ///
     /// Must not be called for a client.
     pub fn set_reactive(&mut self, addr: impl ToIpAddr) {
@@ -505,14 +505,8 @@ impl<'a> Sim<'a> {
                 }
                 let lag = std::mem::take(&mut rt.lag);
                 if !lag.is_zero() {
-                    {
-                        let mut world = self.world.borrow_mut();
-                        world.current = Some(addr);
-                        world.current_host_mut().timer.now(rt.now());
-                    }
                     // Nothing was delivered yet, so nothing runs: the clock only moves.
-                    World::enter(&self.world, || rt.tick(lag))?;
-                    self.world.borrow_mut().current = None;
+                    run_host(&self.world, addr, rt, lag)?;
                 }
             }
             rt.needs_tick = false;
@@ -528,24 +522,15 @@ impl<'a> Sim<'a> {
                     ..
                 } = world.deref_mut();
                 topology.deliver_messages(rng, hosts.get_mut(&addr).expect("missing host"));
-
-                // Set the current host (see method docs)
-                world.current = Some(addr);
-
-                world.current_host_mut().timer.now(rt.now());
             }
 
-            let is_software_finished = World::enter(&self.world, || rt.tick(tick))?;
+            let is_software_finished = run_host(&self.world, addr, rt, tick)?;
 
             if rt.is_client() {
                 is_finished = is_finished && is_software_finished;
             }
 
-            // Unset the current host
-            let mut world = self.world.borrow_mut();
-            world.current = None;
-
-            world.tick(addr, tick);
+            self.world.borrow_mut().tick(addr, tick);
         }
 
         // Tick the nodes that are not actively running (i.e., crashed) to ensure their clock keeps up
@@ -567,6 +552,32 @@ impl<'a> Sim<'a> {
 
         Ok(is_finished)
     }
+}
+
+/// Run the host at `addr` for `duration` as the current host.
+///
+/// sshrace patch: one path for a step's run and a reactive host's catch-up (upstream inlined it
+/// in `Sim::step`).
+fn run_host(
+    world: &RefCell<World>,
+    addr: IpAddr,
+    rt: &mut Rt<'_>,
+    duration: Duration,
+) -> Result<bool> {
+    {
+        let mut world = world.borrow_mut();
+        // Set the current host (see method docs)
+        world.current = Some(addr);
+
+        world.current_host_mut().timer.now(rt.now());
+    }
+
+    let is_software_finished = World::enter(world, || rt.tick(duration));
+
+    // Unset the current host
+    world.borrow_mut().current = None;
+
+    is_software_finished
 }
 
 #[cfg(test)]
